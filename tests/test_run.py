@@ -1,0 +1,77 @@
+"""The course runner: metadata it writes, the source hash, and the stale-output check."""
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from utils import run
+
+
+def _notebook(path, epochs_line="EPOCHS = 1 if SMOKE else 5"):
+    params = new_code_cell(f"SMOKE = utils.smoke_mode()\n{epochs_line}")
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[
+        new_markdown_cell("# tiny chapter"),
+        new_code_cell("import utils\ninfo = utils.check_environment()"),
+        params,
+        new_code_cell("utils.show_parameters(globals());"),
+        new_code_cell("utils.record_metric('epochs_used', EPOCHS, 'epochs');"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_source_hash_tracks_code_only(tmp_path):
+    nb = nbformat.read(str(_notebook(tmp_path / "a.ipynb")), as_version=4)
+    base = run.source_hash(nb)
+    nb.cells[0].source = "# another title"
+    assert run.source_hash(nb) == base
+    injected = new_code_cell("EPOCHS = 9")
+    injected.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(3, injected)
+    assert run.source_hash(nb) == base
+    nb.cells[-1].source += "\nprint('changed')"
+    assert run.source_hash(nb) != base
+
+
+@pytest.mark.slow
+def test_execute_writes_course_metadata_and_check_flags_problems(tmp_path):
+    source = _notebook(tmp_path / "00_tiny.ipynb")
+    out = tmp_path / "out" / "00_tiny.ipynb"
+    course = run.execute(source, smoke=True, output=out, progress=False, timeout=300)
+    assert course["mode"] == "smoke"
+    assert course["metrics"] == {"epochs_used": {"value": 1.0, "unit": "epochs"}}
+    assert course["parameters"]["EPOCHS"] == 1 and course["parameters"]["SMOKE"] is True
+    assert set(course["versions"]) == {"python", "keras", "backend", "backend_version"}
+    assert course["duration_s"] > 0
+    executed = nbformat.read(str(out), as_version=4)
+    assert executed.metadata["course"] == course
+    assert course["source_sha256"] == run.source_hash(executed)
+    assert run.check_committed(out) == ["00_tiny.ipynb: committed outputs come from a 'smoke' run, not 'full'."]
+
+    # A full run with an overridden knob records the override; editing code afterwards is caught.
+    course = run.execute(source, smoke=False, parameters={"EPOCHS": 2}, output=out, progress=False)
+    assert course["mode"] == "full" and course["metrics"]["epochs_used"]["value"] == 2.0
+    assert run.check_committed(out) == []
+    executed = nbformat.read(str(out), as_version=4)
+    executed.cells[-1].source = "utils.record_metric('epochs_used', 2 * EPOCHS, 'epochs');"
+    nbformat.write(executed, str(out))
+    assert any("stale outputs" in p for p in run.check_committed(out))
+    assert run.main(["--check", str(out)]) == 1
+
+
+def test_check_reports_a_never_executed_notebook(tmp_path):
+    path = _notebook(tmp_path / "01_new.ipynb")
+    assert "no metadata.course" in run.check_committed(path)[0]
+
+
+@pytest.mark.parametrize("chapter", run.chapter_paths(), ids=lambda p: p.name)
+def test_committed_chapters_carry_current_full_mode_outputs(chapter):
+    assert run.check_committed(chapter) == []
+
+
+def test_runner_finds_the_chapters_in_order():
+    names = [p.name for p in run.chapter_paths()]
+    assert names[:2] == ["00_introduction.ipynb", "01_autoencoders.ipynb"]
+    assert names == sorted(names)

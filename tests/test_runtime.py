@@ -1,0 +1,88 @@
+"""Smoke switch, seeds, recorded metrics and parameters, timing."""
+
+import keras
+import numpy as np
+import pytest
+
+import utils
+from utils import runtime
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("ON", True), ("0", False), ("", False), ("no", False)])
+def test_smoke_mode_values(monkeypatch, value, expected):
+    monkeypatch.setenv("COURSE_SMOKE", value)
+    assert utils.smoke_mode() is expected
+
+
+def test_smoke_mode_rejects_garbage(monkeypatch):
+    monkeypatch.setenv("COURSE_SMOKE", "maybe")
+    with pytest.raises(ValueError, match="COURSE_SMOKE"):
+        utils.smoke_mode()
+
+
+def test_the_test_command_runs_in_smoke_mode():
+    assert utils.smoke_mode()
+
+
+def _draw():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    return (np.random.rand(3), keras.ops.convert_to_numpy(keras.random.normal((5,))), model.get_weights()[0])
+
+
+def test_set_seed_makes_numpy_keras_and_initializers_repeatable():
+    utils.set_seed(7)
+    first = _draw()
+    utils.set_seed(7)
+    second = _draw()
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    utils.set_seed(8)
+    third = _draw()
+    assert not np.array_equal(first[2], third[2])
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_set_seed_rejects_bad_seeds(seed):
+    with pytest.raises(ValueError, match="seed"):
+        utils.set_seed(seed)
+
+
+def test_record_metric_keeps_last_value_and_validates(capsys):
+    record = utils.record_metric("demo_nll", np.float32(80.5), "nats/image", reference="paper 79.2")
+    assert record == {"value": 80.5, "unit": "nats/image", "reference": "paper 79.2"}
+    utils.record_metric("demo_nll", 81.0, "nats/image")
+    assert utils.recorded_metrics()["demo_nll"]["value"] == 81.0
+    assert "demo_nll = 81 nats/image" in capsys.readouterr().out
+    for args in [("1bad", 1.0, "u"), ("ok", float("nan"), "u"), ("ok", "abc", "u"), ("ok", 1.0, " ")]:
+        with pytest.raises(ValueError):
+            utils.record_metric(*args)
+
+
+def test_show_parameters_keeps_upper_case_scalars():
+    knobs = utils.show_parameters({"EPOCHS": 3, "LR": np.float32(0.5), "DIMS": [2, 5], "helper": 1,
+                                   "MODEL": object(), "_PRIVATE": 1, "NAME": "x", "NONE": None})
+    assert knobs == {"DIMS": [2, 5], "EPOCHS": 3, "LR": 0.5, "NAME": "x", "NONE": None}
+    with pytest.raises(ValueError):
+        utils.show_parameters([("EPOCHS", 3)])
+
+
+def test_check_environment_reports_versions():
+    info = utils.check_environment()
+    assert info["keras"].startswith("3.") and info["backend"] == keras.backend.backend()
+    assert info["mode"] == "smoke"
+
+
+def test_timed_prints_wall_time(capsys):
+    with utils.timed("nap") as t:
+        sum(range(1000))
+    assert t.seconds >= 0 and "[time] nap:" in capsys.readouterr().out
+    with pytest.raises(ValueError):
+        with utils.timed(""):
+            pass
+
+
+def test_package_is_lazy_and_complete():
+    assert set(utils.__all__) >= {"load_mnist", "set_seed", "record_metric", "plotting", "run"}
+    with pytest.raises(AttributeError):
+        utils.does_not_exist
+    assert runtime.METRIC_MIME.startswith("application/vnd.course")
