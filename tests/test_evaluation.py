@@ -1,4 +1,4 @@
-"""Reconstruction errors, likelihood units, PCA, probes, quantization, nearest neighbours."""
+"""Reconstruction errors, likelihood units, PCA, probes, quantization."""
 
 import math
 
@@ -78,9 +78,3 @@ def test_uniform_quantize_error_is_at_most_half_a_step(rng):
     with pytest.raises(ValueError):
         E.uniform_quantize(v, 1, 1)
 
-
-def test_nearest_neighbour_matches_brute_force(rng):
-    a, b = rng.random((7, 3, 3)), rng.random((20, 3, 3))
-    brute = [min(np.sum((s - r) ** 2) for r in b) for s in a]
-    np.testing.assert_allclose(E.nearest_neighbour_squared_distance(a, b, batch_size=3), brute, rtol=1e-5)
-    assert E.nearest_neighbour_squared_distance(b[:2], b).max() < 1e-5

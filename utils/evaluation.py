@@ -219,39 +219,6 @@ def pca_sweep(x_train, x_eval, dims):
     return out
 
 
-def nearest_neighbour_squared_distance(samples, reference, *, batch_size=256):
-    """Squared Euclidean distance from each sample to its nearest image in ``reference``.
-
-    Small values mean a sample looks like *some* real image (or copies one); large values mean it
-    lies off the data. Computed as ``|a|^2 - 2 a.b + |b|^2`` in batches.
-
-    Args:
-        samples: (N, ...) generated images.
-        reference: (M, ...) real images, same trailing shape.
-        batch_size: samples per matrix product.
-
-    Returns:
-        float64 array (N,) of squared distances (squared intensity summed over pixels).
-
-    Raises:
-        ValueError: mismatched trailing shapes or empty inputs.
-    """
-    a = np.asarray(samples, dtype=np.float32)
-    b = np.asarray(reference, dtype=np.float32)
-    if a.shape[1:] != b.shape[1:] or len(a) == 0 or len(b) == 0:
-        raise ValueError(f"need non-empty batches of the same image shape, got {a.shape} and {b.shape}.")
-    a = a.reshape(len(a), -1)
-    b = b.reshape(len(b), -1)
-    b_t = b.T.astype(np.float64)
-    b_sq = np.sum(b_t**2, axis=0)
-    out = np.empty(len(a))
-    for start in range(0, len(a), batch_size):
-        chunk = a[start : start + batch_size].astype(np.float64)
-        d = np.sum(chunk**2, axis=1)[:, None] - 2.0 * chunk @ b_t + b_sq[None, :]
-        out[start : start + batch_size] = np.maximum(d.min(axis=1), 0.0)
-    return out
-
-
 def uniform_quantize(values, low, high, bits=8):
     """Round values to ``2**bits`` evenly spaced levels between ``low`` and ``high``.
 

@@ -184,7 +184,7 @@ def plot_manifold(decode, *, z1_range=(-3.0, 3.0), z2_range=(-3.0, 3.0), n=15, t
     canvas = images.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
     fig, axes = _figure(figsize=(6, 6))
     ax = axes[0, 0]
-    ax.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0,
+    ax.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, aspect="auto",
               extent=(z1_range[0], z1_range[1], z2_range[0], z2_range[1]))
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
