@@ -20,8 +20,16 @@ def test_smoke_mode_rejects_garbage(monkeypatch):
         utils.smoke_mode()
 
 
-def test_the_test_command_runs_in_smoke_mode():
+def test_plugin_defaults_to_smoke_mode_and_no_downloads(monkeypatch):
+    import importlib
+
+    import utils.pytest_plugin
+
+    monkeypatch.delenv("COURSE_SMOKE", raising=False)
+    monkeypatch.setenv("COURSE_NO_DOWNLOAD", "0")
+    importlib.reload(utils.pytest_plugin)
     assert utils.smoke_mode()
+    assert utils.data._downloads_allowed() is False
 
 
 def _draw():
@@ -69,7 +77,7 @@ def test_show_parameters_keeps_upper_case_scalars():
 def test_check_environment_reports_versions():
     info = utils.check_environment()
     assert info["keras"].startswith("3.") and info["backend"] == keras.backend.backend()
-    assert info["mode"] == "smoke"
+    assert info["mode"] == ("smoke" if utils.smoke_mode() else "full")
 
 
 def test_timed_prints_wall_time(capsys):

@@ -50,7 +50,10 @@ def fit_reconstruction(model, inputs, targets=None, *, validation=None, epochs, 
     targets = inputs if targets is None else targets
     if len(targets) != len(inputs):
         raise ValueError(f"inputs and targets must have equal lengths, got {len(inputs)} and {len(targets)}.")
-    out_shape = tuple(model.output.shape[1:]) if hasattr(model, "output") else None
+    try:
+        out_shape = tuple(model.output.shape[1:])
+    except (AttributeError, ValueError):  # a subclassed model that has not been called yet
+        out_shape = None
     if out_shape is not None and tuple(targets.shape[1:]) != out_shape:
         raise ValueError(f"targets have shape {tuple(targets.shape[1:])} per example; the model outputs {out_shape}.")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
