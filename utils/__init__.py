@@ -11,6 +11,8 @@ Submodules, by concept:
 - ``utils.architectures``: the dense and convolutional encoder/decoder builders.
 - ``utils.evaluation``: reconstruction errors, the PCA baseline, linear probes.
 - ``utils.training``: compile-and-fit helpers with timing.
+- ``utils.vae``: the Sampling layer (reparameterization trick), KL and log-likelihoods, the VAE
+  model, importance-weighted NLL.
 - ``utils.plotting``: headless-safe matplotlib figures (grids, latent maps, manifolds, curves).
 - ``utils.run``: the course runner (``python -m utils.run``).
 """
@@ -35,7 +37,7 @@ _EXPORTS = {
     "MNISTNotFoundError": "data",
     "MNISTChecksumError": "data",
 }
-_SUBMODULES = {"runtime", "data", "architectures", "evaluation", "plotting", "run", "training"}
+_SUBMODULES = {"runtime", "data", "architectures", "evaluation", "plotting", "run", "training", "vae"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
