@@ -218,3 +218,32 @@ def test_conditional_vae_and_argument_errors():
         V.VAE(A.build_dense_encoder(6), A.build_dense_decoder(4))
     with pytest.raises(ValueError, match="beta"):
         V.VAE(A.build_dense_encoder(4), A.build_dense_decoder(2), beta=-1)
+
+
+def test_active_units_counts_dimensions_the_encoder_uses():
+    utils.set_seed(0)
+    image = keras.Input((28, 28, 1))
+    flat = keras.layers.Flatten()(image)
+    informative = keras.layers.Dense(2)(flat)  # means that depend on the image
+    rest = keras.layers.Dense(4, kernel_initializer="zeros", bias_initializer="zeros")(flat)  # 2 dead means + 2 log-vars
+    encoder = keras.Model(image, keras.layers.Concatenate()([informative, rest]))
+    model = V.VAE(encoder, keras.Sequential([keras.Input((3,)), keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1))]))
+    x = _small_data()[0][:200]
+    count, variances = V.active_units(model, x, batch_size=64)
+    assert count == 2 and variances.shape == (3,) and variances[2] == 0.0
+    with pytest.raises(ValueError):
+        V.active_units(model, x[:1])
+
+
+def test_fit_vae_conditional_and_plain():
+    x, y = _small_data()
+    onehot = np.eye(10, dtype="float32")[y]
+    plain = _mnist_vae()
+    history = V.fit_vae(plain, x[:128], validation=(x[128:192] > 0.5).astype("float32"), epochs=2, batch_size=32, verbose=0)
+    assert {"loss", "kl", "reconstruction", "val_loss"} <= set(history.history)
+    conditional = _mnist_vae(conditional=True)
+    val = ((x[128:192] > 0.5).astype("float32"), onehot[128:192])
+    history = V.fit_vae(conditional, x[:128], labels=onehot[:128], validation=val, epochs=2, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    with pytest.raises(ValueError, match="labels"):
+        V.fit_vae(plain, x[:32], labels=onehot[:32], epochs=1)

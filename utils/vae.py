@@ -24,6 +24,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from .data import DynamicBinarization
+from .runtime import timed
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -237,12 +240,16 @@ class VAE(keras.Model):
     def encode(self, inputs):
         """Posterior parameters: ``(mean, log_var)``, each (B, d)."""
         x, c = self._split(inputs)
-        h = self.encoder([x, c] if self.conditional else x)
+        h = self.encoder([ops.convert_to_tensor(x), ops.convert_to_tensor(c)] if self.conditional else x)
         return h[:, : self.latent_dim], h[:, self.latent_dim :]
 
     def decode(self, z, condition=None):
         """Pixel logits (B, H, W, C) for codes z (B, d) (and a condition for a conditional VAE)."""
-        return self.decoder([z, condition] if self.conditional else z)
+        if self.conditional:
+            if condition is None:
+                raise ValueError("a conditional VAE needs a condition to decode.")
+            return self.decoder([ops.convert_to_tensor(z), ops.convert_to_tensor(condition)])
+        return self.decoder(z)
 
     def call(self, inputs, training=False):
         mean, log_var = self.encode(inputs)
@@ -352,3 +359,99 @@ def importance_weighted_nll(model, x, k, *, condition=None, batch_size=None, see
         dims = int(np.prod(x.shape[1:]))
         return out, out / (dims * math.log(2.0))
     return out
+
+
+def active_units(model, x, *, threshold=0.01, condition=None, batch_size=512):
+    """Count latent dimensions that the encoder actually uses.
+
+    A unit u is *active* when ``Cov_x(E_{q(u|x)}[u]) > threshold``: its posterior mean changes from
+    image to image (Burda, Grosse and Salakhutdinov 2016, section 5.2, with threshold 0.01). Units
+    whose posterior stays at the prior for every input carry no information: posterior collapse.
+
+    Args:
+        model: a :class:`VAE`.
+        x: (N, H, W, C) images, N >= 2.
+        threshold: variance above which a unit counts as active (> 0).
+        condition: (N, m) conditions for a conditional VAE.
+        batch_size: images per encoder call.
+
+    Returns:
+        ``(count, variances)``: the number of active units (int) and the (d,) float64 variances of
+        the posterior means over the images.
+
+    Raises:
+        ValueError: fewer than two images or a non-positive threshold.
+    """
+    if len(x) < 2:
+        raise ValueError(f"need at least two images to measure a variance, got {len(x)}.")
+    if not threshold > 0:
+        raise ValueError(f"threshold must be > 0, got {threshold!r}.")
+    means = []
+    for start in range(0, len(x), batch_size):
+        xb = np.asarray(x[start : start + batch_size], "float32")
+        inputs = (xb, np.asarray(condition[start : start + batch_size], "float32")) if model.conditional else xb
+        means.append(ops.convert_to_numpy(model.encode(inputs)[0]))
+    variances = np.var(np.concatenate(means).astype(np.float64), axis=0)
+    return int(np.sum(variances > threshold)), variances
+
+
+def fit_vae(model, images, *, validation=None, epochs, batch_size=128, learning_rate=1e-3, seed=0,
+            labels=None, label="VAE", verbose=2):
+    """Compile ``model`` with Adam and train it on freshly binarized images every epoch.
+
+    The training images (grey levels in [0, 1]) are wrapped in
+    :class:`utils.data.DynamicBinarization`, the standard protocol for binarized-MNIST likelihoods.
+    Prints the wall time of the run.
+
+    Args:
+        model: a :class:`VAE`.
+        images: (N, H, W, C) grey levels in [0, 1].
+        validation: optional fixed binary validation images (M, H, W, C) (with ``labels``: a pair
+            ``(images, one_hot)``).
+        epochs: passes over the data (positive int).
+        batch_size: images per step.
+        learning_rate: Adam's step size.
+        seed: seed of the binarization and shuffling.
+        labels: (N, m) conditions for a conditional VAE (e.g. one-hot digits).
+        label: name printed with the wall time.
+        verbose: Keras verbosity.
+
+    Returns:
+        ``keras.callbacks.History`` with ``loss`` (-ELBO for beta = 1), ``reconstruction`` and ``kl``
+        in nats per image, and their ``val_`` twins when ``validation`` is given.
+
+    Raises:
+        ValueError: a conditional model without labels (or labels for an unconditional one), or a
+            non-positive epoch count.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
+    if model.conditional != (labels is not None):
+        raise ValueError("pass labels exactly when the VAE is conditional.")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    if model.conditional:
+        data = ConditionalBinarization(images, np.asarray(labels, "float32"), batch_size=batch_size, seed=seed)
+        val = None if validation is None else (tuple(validation), validation[0])
+    else:
+        data = DynamicBinarization(images, batch_size=batch_size, seed=seed)
+        val = None if validation is None else (validation, validation)
+    with timed(label):
+        return model.fit(data, validation_data=val, epochs=int(epochs), verbose=verbose)
+
+
+
+class ConditionalBinarization(DynamicBinarization):
+    """Dynamic binarization that also yields each image's condition: batches ``((x, c), x)``.
+
+    Args:
+        images: (N, H, W, C) grey levels in [0, 1].
+        conditions: (N, m) conditions, e.g. one-hot digits.
+        **kwargs: ``batch_size``, ``shuffle``, ``seed`` of :class:`utils.data.DynamicBinarization`.
+    """
+
+    def __init__(self, images, conditions, **kwargs):
+        super().__init__(images, labels=conditions, target="labels", **kwargs)
+
+    def __getitem__(self, index):
+        x, c = super().__getitem__(index)
+        return (x, c), x
