@@ -274,7 +274,16 @@ class VAE(keras.Model):
         return loss
 
     def sample(self, n, condition=None, seed=None):
-        """Decode ``n`` codes drawn from the prior N(0, I): Bernoulli means (n, H, W, C) in (0, 1)."""
+        """Decode ``n`` codes drawn from the prior N(0, I).
+
+        Args:
+            n: number of samples.
+            condition: (n, m) conditions, required for a conditional VAE.
+            seed: int or ``keras.random.SeedGenerator`` for repeatable codes.
+
+        Returns:
+            (n, H, W, C) Bernoulli means in (0, 1) (the customary way to show VAE samples).
+        """
         z = keras.random.normal((int(n), self.latent_dim), seed=seed)
         return ops.sigmoid(self.decode(z, condition))
 
