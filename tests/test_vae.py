@@ -210,6 +210,12 @@ def test_conditional_vae_and_argument_errors():
     assert tuple(logits.shape) == (10, 28, 28, 1)
     nll = V.importance_weighted_nll(model, (x[:4] > 0.5).astype("float32"), 5, condition=onehot[:4])
     assert nll.shape == (4,) and np.all(nll > 0)
+    with pytest.raises(ValueError, match="is conditional"):
+        V.importance_weighted_nll(model, x[:4], 5)
+    with pytest.raises(ValueError, match="not conditional"):
+        V.importance_weighted_nll(_mnist_vae(), x[:4], 5, condition=onehot[:4])
+    with pytest.raises(ValueError, match="rows"):
+        V.active_units(model, x[:4], condition=onehot[:3])
     from utils import architectures as A
 
     with pytest.raises(ValueError, match="2 \\* latent_dim"):

@@ -305,6 +305,15 @@ class VAE(keras.Model):
         return cls(**config)
 
 
+def _check_condition(model, condition, n):
+    if model.conditional and condition is None:
+        raise ValueError("this VAE is conditional: pass condition=(N, m) conditions.")
+    if not model.conditional and condition is not None:
+        raise ValueError("this VAE is not conditional: condition must be None.")
+    if condition is not None and len(condition) != n:
+        raise ValueError(f"condition has {len(condition)} rows for {n} images.")
+
+
 def importance_weighted_nll(model, x, k, *, condition=None, batch_size=None, seed=0, return_bits=False):
     """Negative log-likelihood of each image estimated with ``k`` importance samples (IWAE bound).
 
@@ -328,13 +337,13 @@ def importance_weighted_nll(model, x, k, *, condition=None, batch_size=None, see
         ``(nats, bits_per_dim)``.
 
     Raises:
-        ValueError: ``k`` or ``batch_size`` not a positive int, or mismatched conditions.
+        ValueError: ``k`` or ``batch_size`` not a positive int, or conditions missing for a
+            conditional VAE, given to an unconditional one, or of the wrong length.
     """
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}.")
     x = np.asarray(x, dtype="float32")
-    if condition is not None and len(condition) != len(x):
-        raise ValueError(f"condition has {len(condition)} rows for {len(x)} images.")
+    _check_condition(model, condition, len(x))
     budget = 20_000 if batch_size is None else batch_size
     if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
@@ -389,12 +398,14 @@ def active_units(model, x, *, threshold=0.01, condition=None, batch_size=512):
         the posterior means over the images.
 
     Raises:
-        ValueError: fewer than two images or a non-positive threshold.
+        ValueError: fewer than two images, a non-positive threshold, or conditions that do not
+            match the model (see :func:`importance_weighted_nll`).
     """
     if len(x) < 2:
         raise ValueError(f"need at least two images to measure a variance, got {len(x)}.")
     if not threshold > 0:
         raise ValueError(f"threshold must be > 0, got {threshold!r}.")
+    _check_condition(model, condition, len(x))
     means = []
     for start in range(0, len(x), batch_size):
         xb = np.asarray(x[start : start + batch_size], "float32")
