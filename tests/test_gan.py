@@ -234,3 +234,21 @@ def test_sample_grid_callback_writes_frames_and_a_gif(tmp_path):
     from PIL import Image
 
     assert Image.open(tmp_path / "grid" / "samples.gif").n_frames == 2
+
+
+def test_step_logger_recovers_each_steps_value_and_fid_callback_measures_every_epoch(subset_arrays):
+    from utils import metrics
+
+    model = gan.GAN(gan.build_dcgan_generator(8, filters=4), gan.build_dcgan_discriminator(filters=4), seed=0)
+    model.compile()
+    x = subset_arrays["x_train"][:40].astype("float32")[..., None] / 255.0
+    steps = gan.StepLogger()
+    fid = metrics.FIDCallback(x[:20], seed=1)
+    history = model.fit(x, epochs=2, batch_size=8, verbose=0, callbacks=[steps, fid])
+    assert len(steps.values["d_loss"]) == 10  # 2 epochs x 5 steps
+    # The mean of the recovered per-step values is the epoch mean Keras reports.
+    for epoch in range(2):
+        chunk = steps.values["g_loss"][5 * epoch : 5 * epoch + 5]
+        assert np.mean(chunk) == pytest.approx(history.history["g_loss"][epoch], rel=1e-4)
+    assert fid.epochs == [1, 2] and history.history["fid"] == pytest.approx(fid.fids)
+    assert all(f > 0 for f in fid.fids)

@@ -13,6 +13,11 @@ Submodules, by concept:
 - ``utils.training``: compile-and-fit helpers with timing.
 - ``utils.vae``: the Sampling layer (reparameterization trick), KL and log-likelihoods, the VAE
   model, importance-weighted NLL.
+- ``utils.metrics``: the course's MNIST feature classifier and the sample-quality metrics (FID,
+  KID, Inception Score, class histogram, the real-data floor).
+- ``utils.gan``: the GAN model (minimax, non-saturating, WGAN-GP), DCGAN builders, the 2-D ring
+  benchmark, the sample-grid callback.
+- ``utils.autodiff``: the backend-specific gradient computations (TensorFlow for now).
 - ``utils.plotting``: headless-safe matplotlib figures (grids, latent maps, manifolds, curves).
 - ``utils.run``: the course runner (``python -m utils.run``).
 """
@@ -37,7 +42,10 @@ _EXPORTS = {
     "MNISTNotFoundError": "data",
     "MNISTChecksumError": "data",
 }
-_SUBMODULES = {"runtime", "data", "architectures", "evaluation", "plotting", "run", "training", "vae"}
+_SUBMODULES = {
+    "runtime", "data", "architectures", "evaluation", "plotting", "run", "training", "vae",
+    "metrics", "gan", "autodiff",
+}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 

@@ -432,6 +432,48 @@ def real_data_floor(train_images, test_images, n, *, seed=0, **kwargs):
     return sample_quality(np.asarray(train_images)[pick], np.asarray(test_images)[: int(n)], seed=seed, **kwargs)
 
 
+def _callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class FIDCallback(_callback_base()):
+    """FID of fresh samples against fixed reference images after every ``every`` epochs.
+
+    Works with any model that has a ``generate(n, labels=..., seed=...)`` method returning images
+    in [0, 1] (e.g. :class:`utils.gan.GAN`). The same seed is used every time, so the curve shows
+    the model changing, not the noise. The value is also added to the epoch's logs as ``"fid"``.
+
+    Args:
+        reference: (M, 28, 28[, 1]) real images in [0, 1]; N = M samples are drawn each time.
+        every: epochs between measurements (positive int).
+        labels: (M,) labels passed to ``generate`` (for a conditional model).
+        seed: seed of the samples.
+
+    Attributes:
+        epochs, fids: lists of the epochs measured and their FIDs.
+    """
+
+    def __init__(self, reference, *, every=1, labels=None, seed=0):
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}.")
+        self.reference_features = classifier_features(reference)
+        self.every, self.labels, self.seed = int(every), labels, seed
+        self.epochs, self.fids = [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        samples = self.model.generate(len(self.reference_features), labels=self.labels, seed=self.seed)
+        fid = frechet_distance(classifier_features(samples), self.reference_features)
+        self.epochs.append(epoch + 1)
+        self.fids.append(fid)
+        if logs is not None:
+            logs["fid"] = fid
+
+
 # ----------------------------------------------------------------------------------------------
 # Training the classifier (run once; the result is committed)
 # ----------------------------------------------------------------------------------------------
