@@ -17,6 +17,8 @@ Submodules, by concept:
   KID, Inception Score, class histogram, the real-data floor).
 - ``utils.gan``: the GAN model (minimax, non-saturating, WGAN-GP), DCGAN builders, the 2-D ring
   benchmark, the sample-grid callback.
+- ``utils.pixelcnn``: masked convolutions, PixelCNN and Gated PixelCNN, exact likelihood, the
+  pixel-by-pixel sampler.
 - ``utils.autodiff``: the backend-specific gradient computations (TensorFlow for now).
 - ``utils.plotting``: headless-safe matplotlib figures (grids, latent maps, manifolds, curves).
 - ``utils.run``: the course runner (``python -m utils.run``).
@@ -44,7 +46,7 @@ _EXPORTS = {
 }
 _SUBMODULES = {
     "runtime", "data", "architectures", "evaluation", "plotting", "run", "training", "vae",
-    "metrics", "gan", "autodiff",
+    "metrics", "gan", "autodiff", "pixelcnn",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

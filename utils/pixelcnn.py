@@ -1,0 +1,451 @@
+"""Autoregressive image models: masked convolutions, PixelCNN and Gated PixelCNN.
+
+An autoregressive model factorizes ``p(x) = prod_i p(x_i | x_<i)`` over the pixels in raster
+order (row by row, left to right). A PixelCNN computes every conditional at once with
+convolutions whose kernels are *masked* so that the output at pixel i never sees pixels j >= i:
+training and likelihood evaluation take one forward pass; sampling takes one pass per pixel.
+
+- :class:`MaskedConv2D`: mask "A" (first layer; the centre pixel is hidden) and "B" (later
+  layers; the centre is visible, since it now carries features of earlier pixels only).
+- :func:`build_pixelcnn`: a mask-A 7x7 convolution, residual blocks of mask-B convolutions and a
+  1x1 output head (van den Oord, Kalchbrenner, Kavukcuoglu 2016, section 3.4 and figure 5). Its
+  receptive field has a *blind spot* above and to the right of each pixel.
+- :class:`GatedPixelCNNBlock` / :func:`build_gated_pixelcnn`: separate vertical and horizontal
+  stacks with gated activations ``tanh(.) * sigmoid(.)`` and optional class conditioning (van den
+  Oord, Kalchbrenner, Vinyals, Espeholt, Graves, Kavukcuoglu 2016, eq. 2 and 4, figure 2). The
+  vertical stack sees every row above, the horizontal stack the pixels to the left: no blind spot.
+- :func:`log_likelihood` (exact, nats per image and bits/dim) and :func:`sample` (pixel by pixel,
+  seeded, with optional labels and a prefix of known pixels).
+
+Images are binary, (B, 28, 28, 1) float32 in {0, 1}; models output one Bernoulli *logit* per pixel.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from .data import DynamicBinarization
+
+MASK_TYPES = ("A", "B")
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def _kernel_2d(kernel_size):
+    if isinstance(kernel_size, numbers.Integral) and not isinstance(kernel_size, bool):
+        kernel_size = (int(kernel_size), int(kernel_size))
+    if not isinstance(kernel_size, (tuple, list)) or len(kernel_size) != 2:
+        raise ValueError(f"kernel_size must be an odd int or a pair (kh, kw) of odd ints (a 2-D kernel), got {kernel_size!r}.")
+    kh, kw = kernel_size
+    for k in (kh, kw):
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1 or k % 2 == 0:
+            raise ValueError(
+                f"kernel_size must be odd so that the kernel has a centre pixel, got {tuple(kernel_size)!r}."
+            )
+    return int(kh), int(kw)
+
+
+def causal_mask(kernel_size, mask_type):
+    """(kh, kw) float32 mask of a masked convolution: 1 where the kernel may look.
+
+    Rows above the centre are visible; in the centre row, the columns to its left; the centre
+    itself only for mask "B".
+
+    Raises:
+        ValueError: an even or non-2-D kernel, or a mask type other than "A" / "B".
+    """
+    kh, kw = _kernel_2d(kernel_size)
+    if mask_type not in MASK_TYPES:
+        raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}.")
+    mask = np.zeros((kh, kw), dtype="float32")
+    mask[: kh // 2, :] = 1.0
+    mask[kh // 2, : kw // 2 + (mask_type == "B")] = 1.0
+    return mask
+
+
+@keras.saving.register_keras_serializable(package="course")
+class MaskedConv2D(keras.layers.Layer):
+    """A 2-D convolution whose kernel is masked for raster-order causality (single-channel images).
+
+    Output pixel (r, c) depends on input pixels above row r and, in row r, to the left of column c
+    (and on (r, c) itself for mask "B"). "same" padding, stride 1. The mask is spatial only: every
+    input channel is a feature of the same pixel, which is right for one-channel images.
+
+    Args:
+        filters: output channels (positive int).
+        kernel_size: odd int or pair of odd ints.
+        mask_type: "A" (hides the centre; use for the layer that sees the image) or "B".
+        use_bias: add a bias per output channel.
+        activation: optional activation name or callable.
+        kernel_initializer: Keras initializer.
+
+    Input: (B, H, W, C) float. Output: (B, H, W, filters).
+
+    Raises:
+        ValueError: an even or non-2-D kernel, an unknown mask type, a non-positive ``filters``,
+            or an input that is not 4-D.
+
+    Reference: A. van den Oord, N. Kalchbrenner, K. Kavukcuoglu (2016). Pixel recurrent neural
+    networks. *ICML*, section 3.4 and figure 2.
+    """
+
+    def __init__(self, filters, kernel_size, mask_type="B", *, use_bias=True, activation=None,
+                 kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = _positive_int("filters", filters)
+        self.kernel_size = _kernel_2d(kernel_size)
+        if mask_type not in MASK_TYPES:
+            raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}.")
+        self.mask_type = mask_type
+        self.use_bias = bool(use_bias)
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.mask = causal_mask(self.kernel_size, mask_type)[:, :, None, None]
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"MaskedConv2D expects (B, H, W, C) inputs, got shape {tuple(input_shape)}.")
+        self.kernel = self.add_weight(
+            name="kernel", shape=(*self.kernel_size, int(input_shape[-1]), self.filters),
+            initializer=self.kernel_initializer,
+        )
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
+
+    def call(self, inputs):
+        y = ops.conv(inputs, self.kernel * ops.cast(self.mask, self.kernel.dtype), padding="same")
+        if self.bias is not None:
+            y = y + self.bias
+        return self.activation(y) if self.activation is not None else y
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.filters)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "mask_type": self.mask_type,
+            "use_bias": self.use_bias,
+            "activation": keras.activations.serialize(self.activation) if self.activation is not None else None,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }
+
+
+def _image_input(image_shape):
+    if len(image_shape) != 3 or image_shape[-1] != 1:
+        raise ValueError(f"PixelCNNs here model one-channel images (H, W, 1), got image_shape={image_shape!r}.")
+    return keras.Input(image_shape, name="image")
+
+
+def build_pixelcnn(*, filters=64, n_blocks=5, image_shape=(28, 28, 1), name="pixelcnn"):
+    """A PixelCNN with residual blocks (van den Oord et al. 2016a, figure 5, for binary images).
+
+    ``7x7 mask-A conv -> n_blocks x [ReLU, 1x1 (f -> f/2), ReLU, 3x3 mask-B (f/2 -> f/2), ReLU,
+    1x1 (f/2 -> f), + input] -> ReLU, 1x1 mask-B (f) -> ReLU, 1x1 (1)`` giving one logit per pixel.
+    A 1x1 convolution only mixes the channels of one pixel, so it is causal as is.
+
+    Returns:
+        keras Model (B, H, W, 1) binary images -> (B, H, W, 1) logits.
+
+    Raises:
+        ValueError: non-positive sizes, ``filters`` odd or < 2, or a multi-channel image shape.
+    """
+    filters, n_blocks = _positive_int("filters", filters), _positive_int("n_blocks", n_blocks)
+    if filters < 2 or filters % 2:
+        raise ValueError(f"filters must be an even int >= 2 (blocks halve it), got {filters}.")
+    x = _image_input(tuple(image_shape))
+    h = MaskedConv2D(filters, 7, "A", name="conv_A")(x)
+    for i in range(n_blocks):
+        r = layers.Conv2D(filters // 2, 1, activation="relu")(layers.ReLU()(h))
+        r = MaskedConv2D(filters // 2, 3, "B", activation="relu", name=f"block{i}_conv_B")(r)
+        h = layers.Add()([h, layers.Conv2D(filters, 1)(r)])
+    h = layers.Conv2D(filters, 1, activation="relu")(layers.ReLU()(h))
+    return keras.Model(x, layers.Conv2D(1, 1, name="logits")(h), name=name)
+
+
+@keras.saving.register_keras_serializable(package="course")
+class GatedPixelCNNBlock(keras.layers.Layer):
+    """One layer of the Gated PixelCNN: a vertical and a horizontal stack (van den Oord et al. 2016b).
+
+    Inputs ``[v, h]`` (or ``[v, h, c]`` with a condition vector c of shape (B, m)), each (B, H, W, C).
+    The **vertical stack** convolves with a (k//2 + 1) x k kernel that sees the current row and the
+    k//2 rows above, full width; the **horizontal stack** with a 1 x (k//2 + 1) kernel that sees the
+    current pixel and the k//2 to its left. The vertical features are shifted down one row before
+    they enter the horizontal stack, so the horizontal output at (r, c) sees only rows < r from the
+    vertical stack and columns <= c of row r: raster-order causal, and with no blind spot. For the
+    first layer (``mask_type="A"``) the horizontal input is shifted right by one pixel, hiding the
+    current pixel, and there is no residual connection.
+
+    Each stack applies the gated unit ``tanh(W_f * x + V_f c) * sigmoid(W_g * x + V_g c)``
+    (eq. 2, and eq. 4 for the condition c); the horizontal stack ends with a 1x1 convolution and a
+    residual connection.
+
+    Args:
+        filters: channels of both stacks (positive int).
+        kernel_size: odd k.
+        mask_type: "A" for the first layer, "B" after it.
+        conditional: whether a condition vector is passed as a third input.
+
+    Returns (from ``call``): ``[v_out, h_out]``, each (B, H, W, filters).
+
+    Raises:
+        ValueError: bad sizes or mask type, inputs of the wrong rank or number.
+    """
+
+    def __init__(self, filters, kernel_size=3, mask_type="B", *, conditional=False, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = _positive_int("filters", filters)
+        k = _kernel_2d(kernel_size)
+        if k[0] != k[1]:
+            raise ValueError(f"GatedPixelCNNBlock needs a square kernel, got {k}.")
+        self.kernel_size = k[0]
+        if mask_type not in MASK_TYPES:
+            raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}.")
+        self.mask_type = mask_type
+        self.conditional = bool(conditional)
+        half, f2 = self.kernel_size // 2, 2 * self.filters
+        self.v_pad = layers.ZeroPadding2D(((half, 0), (half, half)))
+        self.v_conv = layers.Conv2D(f2, (half + 1, self.kernel_size), name="v_conv")
+        self.v_shift = layers.ZeroPadding2D(((1, 0), (0, 0)))  # then crop the last row
+        self.v_to_h = layers.Conv2D(f2, 1, name="v_to_h")
+        self.h_pad = layers.ZeroPadding2D(((0, 0), (half + (mask_type == "A"), 0)))
+        self.h_conv = layers.Conv2D(f2, (1, half + 1), name="h_conv")
+        self.h_out = layers.Conv2D(self.filters, 1, name="h_out")
+        if self.conditional:
+            self.v_cond = layers.Dense(f2, use_bias=False, name="v_cond")
+            self.h_cond = layers.Dense(f2, use_bias=False, name="h_cond")
+
+    def build(self, input_shape):
+        expected = 3 if self.conditional else 2
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != expected or not all(
+            isinstance(s, (list, tuple)) for s in input_shape
+        ):
+            raise ValueError(f"GatedPixelCNNBlock expects {expected} inputs ([v, h{', c' if self.conditional else ''}]), got {input_shape!r}.")
+        v_shape, h_shape = tuple(input_shape[0]), tuple(input_shape[1])
+        if len(v_shape) != 4 or len(h_shape) != 4:
+            raise ValueError(f"v and h must be (B, H, W, C), got {v_shape} and {h_shape}.")
+        self.v_conv.build(self.v_pad.compute_output_shape(v_shape))
+        self.v_to_h.build((*v_shape[:-1], 2 * self.filters))
+        self.h_conv.build(self.h_pad.compute_output_shape(h_shape))
+        self.h_out.build((*h_shape[:-1], self.filters))
+        if self.conditional:
+            self.v_cond.build(tuple(input_shape[2]))
+            self.h_cond.build(tuple(input_shape[2]))
+
+    def _gate(self, x):
+        a, b = ops.split(x, 2, axis=-1)
+        return ops.tanh(a) * ops.sigmoid(b)
+
+    def call(self, inputs):
+        v, h = inputs[0], inputs[1]
+        height, width = ops.shape(h)[1], ops.shape(h)[2]
+        v_pre = self.v_conv(self.v_pad(v))  # row r sees rows r - k//2 .. r
+        # Mask B: column c sees columns c - k//2 .. c. Mask A pads one more column on the left, so
+        # column c sees c - k//2 - 1 .. c - 1; the extra output column at the right is dropped.
+        h_pre = self.h_conv(self.h_pad(h))[:, :, :width, :] + self.v_to_h(self.v_shift(v_pre)[:, :height])
+        if self.conditional:
+            c = inputs[2]
+            v_pre = v_pre + self.v_cond(c)[:, None, None, :]
+            h_pre = h_pre + self.h_cond(c)[:, None, None, :]
+        v_out = self._gate(v_pre)
+        h_out = self.h_out(self._gate(h_pre))
+        if self.mask_type == "B":
+            h_out = h_out + h
+        return [v_out, h_out]
+
+    def compute_output_shape(self, input_shape):
+        shape = (*tuple(input_shape[1])[:-1], self.filters)
+        return [shape, shape]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "mask_type": self.mask_type,
+            "conditional": self.conditional,
+        }
+
+
+def build_gated_pixelcnn(*, filters=32, n_layers=8, kernel_size=3, num_classes=None, image_shape=(28, 28, 1),
+                         name="gated_pixelcnn"):
+    """A Gated PixelCNN for binary images (van den Oord et al. 2016b), optionally class-conditional.
+
+    One mask-A :class:`GatedPixelCNNBlock` on the image, ``n_layers - 1`` mask-B blocks, then
+    ``ReLU -> 1x1 (f) -> ReLU -> 1x1 (1)`` on the horizontal stack: one logit per pixel. With
+    ``num_classes``, a one-hot label (B, num_classes) is a second input and conditions every block.
+
+    Returns:
+        keras Model: image (B, H, W, 1) [, one-hot (B, num_classes)] -> (B, H, W, 1) logits.
+
+    Raises:
+        ValueError: non-positive sizes, an even kernel, or a multi-channel image shape.
+    """
+    filters, n_layers = _positive_int("filters", filters), _positive_int("n_layers", n_layers)
+    x = _image_input(tuple(image_shape))
+    inputs, cond = [x], []
+    if num_classes is not None:
+        label = keras.Input((_positive_int("num_classes", num_classes),), name="label")
+        inputs.append(label)
+        cond = [label]
+    v, h = x, x
+    for i in range(n_layers):
+        v, h = GatedPixelCNNBlock(filters, kernel_size, "A" if i == 0 else "B", conditional=bool(cond),
+                                  name=f"gated_{i}")([v, h, *cond])
+    out = layers.Conv2D(filters, 1, activation="relu")(layers.ReLU()(h))
+    out = layers.Conv2D(1, 1, name="logits")(out)
+    return keras.Model(inputs if len(inputs) > 1 else x, out, name=name)
+
+
+# ----------------------------------------------------------------------------------------------
+# Likelihood and sampling
+# ----------------------------------------------------------------------------------------------
+
+
+def _is_conditional(model):
+    return len(model.inputs) == 2
+
+
+def _inputs(model, x, labels):
+    if _is_conditional(model):
+        if labels is None:
+            raise ValueError("this PixelCNN is class-conditional: pass one-hot labels of shape (N, num_classes).")
+        return [x, labels]
+    if labels is not None:
+        raise ValueError("this PixelCNN is not conditional: labels must be None.")
+    return x
+
+
+def log_likelihood(model, x, *, labels=None, batch_size=500, per_pixel=False):
+    """Exact ``log p(x)`` of binary images under a PixelCNN, in nats per image.
+
+    ``log p(x) = sum_i [x_i * l_i - softplus(l_i)]`` with ``l`` the model's logits: the chain rule
+    makes the sum of the per-pixel Bernoulli log-probabilities the exact log-likelihood.
+
+    Args:
+        model: a PixelCNN from this module (image [, one-hot label] -> logits).
+        x: (N, H, W, 1) binary images.
+        labels: (N, num_classes) one-hot labels for a conditional model.
+        batch_size: images per forward pass.
+        per_pixel: return the (N, H, W) map of ``log p(x_i | x_<i)`` instead of its sum.
+
+    Returns:
+        float64 array (N,) of log-likelihoods in nats (<= 0), or (N, H, W) with ``per_pixel``.
+        NLL is its negative; :func:`utils.evaluation.nats_to_bits_per_dim` converts to bits/dim.
+
+    Raises:
+        ValueError: labels missing for a conditional model (or given to an unconditional one), or
+            images that are not binary.
+    """
+    x = np.asarray(x, dtype="float32")
+    if not np.all((x == 0) | (x == 1)):
+        raise ValueError("log_likelihood needs binary images (values 0 and 1); binarize them first.")
+    out = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size]
+        lb = None if labels is None else np.asarray(labels[start : start + batch_size], "float32")
+        logits = model(_inputs(model, xb, lb), training=False)
+        ll = (xb * logits - ops.softplus(logits))[..., 0]
+        if not per_pixel:
+            ll = ops.sum(ll, axis=(1, 2))
+        out.append(ops.convert_to_numpy(ll).astype(np.float64))
+    return np.concatenate(out)
+
+
+def sample(model, n=None, *, labels=None, prefix=None, n_known=0, seed=0, batch_size=100, return_seconds=False):
+    """Draw binary images pixel by pixel in raster order (one forward pass per pixel).
+
+    Args:
+        model: a PixelCNN (image [, one-hot label] -> logits).
+        n: number of images (ignored when ``prefix`` is given).
+        labels: (n, num_classes) one-hot labels for a conditional model.
+        prefix: (n, H, W, 1) binary images whose first ``n_known`` pixels (raster order) are kept
+            and the rest resampled — image completion (e.g. ``n_known = 14 * 28`` keeps the top half).
+        n_known: number of leading pixels of ``prefix`` to keep (0 <= n_known <= H * W).
+        seed: int seed of a ``keras.random.SeedGenerator``: same seed, same images.
+        batch_size: images sampled together.
+        return_seconds: also return the wall time in seconds.
+
+    Returns:
+        (n, H, W, 1) float32 array in {0, 1} (and the seconds taken, when asked).
+
+    Raises:
+        ValueError: neither ``n`` nor ``prefix``, ``n_known`` out of range or without a prefix,
+            labels that do not match, or a non-binary prefix.
+    """
+    height, width = (int(d) for d in model.inputs[0].shape[1:3])
+    if prefix is not None:
+        x_all = np.array(prefix, dtype="float32")
+        if x_all.ndim != 4 or x_all.shape[1:] != (height, width, 1):
+            raise ValueError(f"prefix must have shape (n, {height}, {width}, 1), got {x_all.shape}.")
+        if not np.all((x_all == 0) | (x_all == 1)):
+            raise ValueError("prefix must be binary (values 0 and 1).")
+    else:
+        if n_known:
+            raise ValueError("n_known > 0 needs a prefix of known pixels.")
+        x_all = np.zeros((_positive_int("n", n), height, width, 1), dtype="float32")
+    if isinstance(n_known, bool) or not isinstance(n_known, numbers.Integral) or not 0 <= n_known <= height * width:
+        raise ValueError(f"n_known must be an int in [0, {height * width}], got {n_known!r}.")
+    if labels is not None and len(labels) != len(x_all):
+        raise ValueError(f"labels has {len(labels)} rows for {len(x_all)} images.")
+    _inputs(model, x_all[:1], None if labels is None else np.asarray(labels[:1], "float32"))  # checks labels vs model
+    generator = keras.random.SeedGenerator(seed)
+    start_time = time.perf_counter()
+    for start in range(0, len(x_all), batch_size):
+        x = x_all[start : start + batch_size]
+        lb = None if labels is None else np.asarray(labels[start : start + batch_size], "float32")
+        for i in range(int(n_known), height * width):
+            r, c = divmod(i, width)
+            logits = model(_inputs(model, x, lb), training=False)
+            p = ops.sigmoid(logits[:, r, c, 0])
+            u = keras.random.uniform(ops.shape(p), seed=generator)
+            x[:, r, c, 0] = ops.convert_to_numpy(ops.cast(u < p, "float32"))
+        x_all[start : start + batch_size] = x
+    seconds = time.perf_counter() - start_time
+    return (x_all, seconds) if return_seconds else x_all
+
+
+
+class LabelDropoutBinarization(DynamicBinarization):
+    """Dynamically binarized images with one-hot labels, some of them dropped: batches ``((x, c), x)``.
+
+    With probability ``label_dropout`` an image's condition is the all-zero vector, which in
+    :class:`GatedPixelCNNBlock` (conditioning without bias) means "no label". One model then
+    learns both ``p(x | y)`` (one-hot c) and ``p(x)`` (c = 0).
+
+    Args:
+        images: (N, H, W, 1) grey levels in [0, 1], binarized afresh every epoch.
+        labels: (N,) integer classes.
+        num_classes: size of the one-hot vectors.
+        label_dropout: probability of dropping an image's label, in [0, 1].
+        **kwargs: ``batch_size``, ``shuffle``, ``seed`` of :class:`utils.data.DynamicBinarization`.
+
+    Raises:
+        ValueError: ``label_dropout`` outside [0, 1], labels outside [0, num_classes), and the
+            errors of :class:`utils.data.DynamicBinarization`.
+    """
+
+    def __init__(self, images, labels, *, num_classes=10, label_dropout=0.0, **kwargs):
+        super().__init__(images, labels=labels, target="labels", **kwargs)
+        self.num_classes = _positive_int("num_classes", num_classes)
+        if not isinstance(label_dropout, numbers.Real) or not 0.0 <= label_dropout <= 1.0:
+            raise ValueError(f"label_dropout must be in [0, 1], got {label_dropout!r}.")
+        if self.labels.min() < 0 or self.labels.max() >= self.num_classes:
+            raise ValueError(f"labels must be integers in [0, {self.num_classes}), got [{self.labels.min()}, {self.labels.max()}].")
+        self.label_dropout = float(label_dropout)
+
+    def __getitem__(self, index):
+        x, y = super().__getitem__(index)
+        c = np.eye(self.num_classes, dtype="float32")[y]
+        c[self._rng.random(len(y)) < self.label_dropout] = 0.0
+        return (x, c), x
