@@ -44,6 +44,17 @@ def test_fid_matches_the_closed_form_for_full_covariances(rng):
     assert metrics.frechet_distance(a, b) == pytest.approx(closed, rel=0.03)
 
 
+def test_fid_with_fewer_samples_than_features_matches_the_symmetric_form(rng):
+    a, b = rng.standard_normal((20, 64)), rng.standard_normal((20, 64)) + 0.2  # rank-19 covariances
+    mu1, s1 = metrics.feature_statistics(a)
+    mu2, s2 = metrics.feature_statistics(b)
+    w, v = np.linalg.eigh(s1)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    trace_sqrt = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh(root @ s2 @ root), 0, None)))
+    closed = np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt
+    assert metrics.frechet_distance(a, b) == pytest.approx(closed, rel=1e-6)
+
+
 def test_fid_ignores_dead_feature_dimensions(rng):
     a, b = rng.standard_normal((400, 5)), rng.standard_normal((400, 5)) + 0.5
     pad = np.zeros((400, 3))

@@ -116,6 +116,10 @@ def test_gated_block_rejects_bad_arguments():
         pixelcnn.build_gated_pixelcnn(image_shape=(28, 28, 3))
     with pytest.raises(ValueError, match="even"):
         pixelcnn.build_pixelcnn(filters=7)
+    with pytest.raises(ValueError, match="even"):
+        pixelcnn.PixelCNNResidualBlock(5)
+    with pytest.raises(ValueError, match=r"expects \(B, H, W, 8\)"):
+        pixelcnn.PixelCNNResidualBlock(8)(np.zeros((1, 6, 6, 4), "float32"))
 
 
 # -- exact likelihood ----------------------------------------------------------------------------
@@ -195,6 +199,8 @@ def test_keras_save_and_load_round_trip(tmp_path, builder, rng):
     layer = pixelcnn.MaskedConv2D(3, 5, "A", activation="relu")
     clone = pixelcnn.MaskedConv2D.from_config(layer.get_config())
     assert (clone.filters, clone.kernel_size, clone.mask_type) == (3, (5, 5), "A")
+    block = pixelcnn.PixelCNNResidualBlock.from_config(pixelcnn.PixelCNNResidualBlock(6, 5).get_config())
+    assert (block.filters, block.kernel_size) == (6, (5, 5))
 
 
 def test_training_lowers_the_negative_log_likelihood(subset_arrays):
