@@ -211,6 +211,7 @@ class GAN(keras.Model):
         if loss == "wasserstein_gp":
             names += ["gp", "w_distance"]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.built = True  # both networks are built keras Models
 
     @property
     def metrics(self):
@@ -229,6 +230,10 @@ class GAN(keras.Model):
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        """None: the two optimizers are not saved with the model; call ``compile`` again after loading."""
+        return None
 
     # -- helpers ------------------------------------------------------------------------------
 
