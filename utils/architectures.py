@@ -24,13 +24,11 @@ import numbers
 import keras
 from keras import layers
 
+from .runtime import positive_int as _positive_int
+
 DEFAULT_IMAGE_SHAPE = (28, 28, 1)
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    return int(value)
 
 
 def _units(name, values):

@@ -42,6 +42,7 @@ import numpy as np
 from keras import layers, ops
 
 from . import autodiff
+from .runtime import positive_int as _positive_int
 
 LOSSES = ("minimax", "non_saturating", "wasserstein_gp")
 
@@ -51,10 +52,6 @@ def _check_loss(loss):
         raise ValueError(f"unknown GAN loss {loss!r}; expected one of {', '.join(map(repr, LOSSES))}.")
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    return int(value)
 
 
 # ----------------------------------------------------------------------------------------------

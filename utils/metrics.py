@@ -471,8 +471,9 @@ class FIDCallback(_callback_base()):
 
     def __init__(self, reference, *, every=1, labels=None, seed=0):
         super().__init__()
-        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}.")
+        from .runtime import positive_int
+
+        positive_int("every", every)
         self.reference_features = classifier_features(reference)
         self.every, self.labels, self.seed = int(every), labels, seed
         self.epochs, self.fids = [], []

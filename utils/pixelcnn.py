@@ -30,14 +30,11 @@ import numpy as np
 from keras import layers, ops
 
 from .data import DynamicBinarization
+from .runtime import positive_int as _positive_int
 
 MASK_TYPES = ("A", "B")
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    return int(value)
 
 
 def _kernel_2d(kernel_size):
