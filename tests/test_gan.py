@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from utils import autodiff, gan
+from utils import backend, gan
 
 
 def _toy_gan(loss="non_saturating", critic_steps=1, seed=0):
@@ -31,7 +31,7 @@ def _changed(before, after):
 def test_minimax_generator_loss_saturates_and_the_non_saturating_one_does_not():
     scores = ops.convert_to_tensor(np.array([[-8.0], [-6.0]], "float32"))  # D(G(z)) ~ 0.0003, 0.0025
     grad = {
-        name: np.abs(ops.convert_to_numpy(autodiff.input_gradients(lambda s: gan.generator_loss(name, s), scores)))
+        name: np.abs(ops.convert_to_numpy(backend.input_gradients(lambda s: gan.generator_loss(name, s), scores)))
         for name in ("minimax", "non_saturating")
     }
     assert grad["minimax"].max() < 2e-3  # = sigmoid(s) / B
@@ -76,15 +76,22 @@ def test_gradient_penalty_checks_its_arguments(rng):
 
 def test_input_gradients_of_a_square():
     x = np.arange(6, dtype="float32").reshape(2, 3)
-    np.testing.assert_allclose(ops.convert_to_numpy(autodiff.input_gradients(lambda t: ops.sum(t * t), x)), 2 * x)
+    np.testing.assert_allclose(ops.convert_to_numpy(backend.input_gradients(lambda t: ops.sum(t * t), x)), 2 * x)
 
 
-def test_other_backends_raise_not_implemented(monkeypatch):
-    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    with pytest.raises(NotImplementedError, match="'jax'.*KERAS_BACKEND=tensorflow"):
-        autodiff.value_and_gradients(lambda: 0.0, [])
-    with pytest.raises(NotImplementedError, match="'jax'"):
-        gan.gradient_penalty(gan.build_mlp(2, 1, (4,)), np.zeros((2, 2), "float32"), np.ones((2, 2), "float32"))
+def test_unsupported_backend_is_named(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "numpy")
+    with pytest.raises(NotImplementedError, match="'numpy'.*KERAS_BACKEND"):
+        backend.value_and_gradients(lambda: 0.0, [keras.Variable(0.0)])
+
+
+def test_gradient_functions_check_their_arguments():
+    with pytest.raises(TypeError, match="fn must be"):
+        backend.value_and_gradients(3.0, [keras.Variable(0.0)])
+    with pytest.raises(ValueError, match="variables must be a non-empty"):
+        backend.value_and_gradients(lambda: 0.0, [])
+    with pytest.raises(TypeError, match="fn must be"):
+        backend.input_gradients(None, np.zeros(3, "float32"))
 
 
 # -- the two phases of a training step ----------------------------------------------------------
@@ -148,8 +155,12 @@ def test_conditional_gan_trains_and_generates_per_class(tmp_path):
     model.fit(x, np.arange(16) % 10, epochs=1, batch_size=8, verbose=0)
     images = model.generate(5, labels=[0, 1, 2, 3, 4], seed=2)
     assert images.shape == (5, 28, 28, 1) and images.min() >= 0 and images.max() <= 1
-    with pytest.raises(ValueError, match="needs 5 labels"):
+    with pytest.raises(ValueError, match="class-conditional.*integer class ids"):
         model.generate(5, seed=2)
+    with pytest.raises(ValueError, match="one-hot"):
+        model.generate(5, labels=np.eye(10)[:5], seed=2)
+    with pytest.raises(ValueError, match=r"\[0, 10\)"):
+        model.generate(5, labels=[0, 1, 2, 3, 10], seed=2)
     with pytest.raises(ValueError, match="fit\\(images, labels\\)"):
         model.fit(x, epochs=1, batch_size=8, verbose=0)
 

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from keras import ops
 
-from utils import autodiff, pixelcnn
+from utils import backend, pixelcnn
 
 
 def _input_gradient(model, x, r, c):
     """|d logit(r, c) / d x| as an (H, W) array (summed over the batch)."""
-    g = autodiff.input_gradients(lambda t: model(t)[:, r, c, :], ops.convert_to_tensor(x))
+    g = backend.input_gradients(lambda t: model(t)[:, r, c, :], ops.convert_to_tensor(x))
     return np.abs(ops.convert_to_numpy(g)).sum(axis=(0, 3))
 
 

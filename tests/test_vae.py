@@ -210,10 +210,23 @@ def test_conditional_vae_and_argument_errors():
     assert tuple(logits.shape) == (10, 28, 28, 1)
     nll = V.importance_weighted_nll(model, (x[:4] > 0.5).astype("float32"), 5, condition=onehot[:4])
     assert nll.shape == (4,) and np.all(nll > 0)
+    binary = (x[:4] > 0.5).astype("float32")
     with pytest.raises(ValueError, match="is conditional"):
-        V.importance_weighted_nll(model, x[:4], 5)
+        V.importance_weighted_nll(model, binary, 5)
     with pytest.raises(ValueError, match="not conditional"):
-        V.importance_weighted_nll(_mnist_vae(), x[:4], 5, condition=onehot[:4])
+        V.importance_weighted_nll(_mnist_vae(), binary, 5, condition=onehot[:4])
+    # grey levels, raw uint8 pixels and NaN images give numbers that only look like likelihoods
+    with pytest.raises(ValueError, match="x must be binary"):
+        V.importance_weighted_nll(model, x[:4], 5, condition=onehot[:4])
+    with pytest.raises(ValueError, match="uint8"):
+        V.importance_weighted_nll(model, (binary * 255).astype("uint8"), 5, condition=onehot[:4])
+    with pytest.raises(ValueError, match="NaN"):
+        V.importance_weighted_nll(model, np.full_like(binary, np.nan), 5, condition=onehot[:4])
+    # the course contract: integer labels, log p (not -log p)
+    np.testing.assert_allclose(model.log_likelihood(binary, labels=y[:4], k=5, seed=3),
+                               -V.importance_weighted_nll(model, binary, 5, condition=onehot[:4], seed=3))
+    with pytest.raises(ValueError, match="one-hot"):
+        model.log_likelihood(binary, labels=onehot[:4], k=5)
     with pytest.raises(ValueError, match="rows"):
         V.active_units(model, x[:4], condition=onehot[:3])
     from utils import architectures as A

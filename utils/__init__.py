@@ -19,7 +19,9 @@ Submodules, by concept:
   benchmark, the sample-grid callback.
 - ``utils.pixelcnn``: masked convolutions, PixelCNN and Gated PixelCNN, exact likelihood, the
   pixel-by-pixel sampler.
-- ``utils.autodiff``: the backend-specific gradient computations (TensorFlow for now).
+- ``utils.backend``: the only code that talks to TensorFlow, JAX or PyTorch directly: gradients,
+  input gradients, the training-step convention, the default ``jit_compile``
+  (``utils.autodiff`` is its former name for the gradient functions).
 - ``utils.plotting``: headless-safe matplotlib figures (grids, latent maps, manifolds, curves).
 - ``utils.run``: the course runner (``python -m utils.run``).
 """
@@ -46,7 +48,7 @@ _EXPORTS = {
 }
 _SUBMODULES = {
     "runtime", "data", "architectures", "evaluation", "plotting", "run", "training", "vae",
-    "metrics", "gan", "autodiff", "pixelcnn",
+    "metrics", "gan", "autodiff", "backend", "pixelcnn",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

@@ -24,7 +24,7 @@ import numbers
 import keras
 from keras import layers
 
-from .runtime import positive_int as _positive_int
+from .checks import positive_int as _positive_int
 
 DEFAULT_IMAGE_SHAPE = (28, 28, 1)
 

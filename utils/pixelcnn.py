@@ -16,6 +16,8 @@ training and likelihood evaluation take one forward pass; sampling takes one pas
   vertical stack sees every row above, the horizontal stack the pixels to the left: no blind spot.
 - :func:`log_likelihood` (exact, nats per image and bits/dim) and :func:`sample` (pixel by pixel,
   seeded, with optional labels and a prefix of known pixels).
+- :class:`PixelCNN`: a network as a course model (:mod:`utils.contract`): ``fit`` on the exact
+  NLL, ``log_likelihood`` and ``generate`` with integer class ids.
 
 Images are binary, (B, 28, 28, 1) float32 in {0, 1}; models output one Bernoulli *logit* per pixel.
 """
@@ -29,8 +31,10 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from .checks import check_images, check_labels, check_seed
+from .contract import GenerativeModel
 from .data import DynamicBinarization
-from .runtime import positive_int as _positive_int
+from .checks import positive_int as _positive_int
 
 MASK_TYPES = ("A", "B")
 
@@ -398,7 +402,7 @@ def log_likelihood(model, x, *, labels=None, batch_size=500, per_pixel=False):
         xb = x[start : start + batch_size]
         lb = None if labels is None else np.asarray(labels[start : start + batch_size], "float32")
         logits = model(_inputs(model, xb, lb), training=False)
-        ll = (xb * logits - ops.softplus(logits))[..., 0]
+        ll = (ops.convert_to_tensor(xb) * logits - ops.softplus(logits))[..., 0]
         if not per_pixel:
             ll = ops.sum(ll, axis=(1, 2))
         out.append(ops.convert_to_numpy(ll).astype(np.float64))
@@ -492,3 +496,153 @@ class LabelDropoutBinarization(DynamicBinarization):
         c = np.eye(self.num_classes, dtype="float32")[y]
         c[self._rng.random(len(y)) < self.label_dropout] = 0.0
         return (x, c), x
+
+
+# ----------------------------------------------------------------------------------------------
+# The PixelCNN as a course model (utils.contract)
+# ----------------------------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="course")
+class PixelCNN(GenerativeModel, keras.Model):
+    """A PixelCNN network as a course model: exact likelihood, sampling, integer labels.
+
+    Wraps a network from :func:`build_pixelcnn` or :func:`build_gated_pixelcnn` (image [, one-hot
+    label] -> one Bernoulli logit per pixel). Inputs are ``x`` for an unconditional model and
+    ``(x, labels)`` with integer class ids (B,) for a class-conditional one; the one-hot vector
+    the network needs is made inside :meth:`call`. ``fit(x, x)`` (or ``fit((x, labels), x)``)
+    minimizes the exact negative log-likelihood in nats per image (``compute_loss``), on every
+    backend.
+
+    Course contract (:mod:`utils.contract`): ``likelihood_kind = "exact"``;
+    :meth:`log_likelihood` returns ``log p(x)`` per image and, for a conditional model called
+    without labels, the exact log-likelihood of the class mixture
+    ``p(x) = (1/K) sum_y p(x | y)`` (uniform class prior); :meth:`generate` draws binary images
+    pixel by pixel (one forward pass per pixel).
+
+    Args:
+        network: the functional network (its first input (B, H, W, 1); a second, one-hot input of
+            size ``num_classes`` when conditional).
+        num_classes: number of classes of a conditional network, ``None`` otherwise.
+        seed: seed of the model-owned ``keras.random.SeedGenerator`` used when ``generate`` gets
+            no seed.
+
+    Raises:
+        ValueError: a network that is not a built keras Model, or whose inputs do not match
+            ``num_classes``.
+    """
+
+    likelihood_kind = "exact"
+
+    def __init__(self, network, *, num_classes=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        inputs = getattr(network, "inputs", None) or []
+        if not isinstance(network, keras.Model) or not inputs:
+            raise ValueError(f"network must be a built keras Model (functional), got {type(network).__name__}.")
+        if num_classes is None and len(inputs) != 1:
+            raise ValueError(f"the network takes {len(inputs)} inputs: pass num_classes for a conditional PixelCNN.")
+        if num_classes is not None:
+            num_classes = _positive_int("num_classes", num_classes)
+            if len(inputs) != 2 or int(inputs[1].shape[-1]) != num_classes:
+                raise ValueError(
+                    f"num_classes={num_classes} needs a network with a second (one-hot) input of size "
+                    f"{num_classes}, got inputs of shapes {[tuple(t.shape) for t in inputs]}."
+                )
+        self.network = network
+        self.num_classes = num_classes
+        self.seed = seed
+        self.image_shape = tuple(int(d) for d in inputs[0].shape[1:])
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _network_inputs(self, inputs):
+        if self.num_classes is None:
+            return inputs
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError("a conditional PixelCNN takes inputs (x, labels) with integer labels of shape (B,).")
+        x, labels = inputs
+        return [x, ops.one_hot(ops.cast(ops.reshape(labels, (-1,)), "int32"), self.num_classes)]
+
+    def call(self, inputs, training=False):
+        """Per-pixel Bernoulli logits (B, H, W, 1)."""
+        return self.network(self._network_inputs(inputs), training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Mean exact NLL over the batch, in nats per image: ``sum_i softplus(l_i) - x_i l_i``."""
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        target = y if y is not None else (x[0] if self.num_classes is not None else x)
+        target = ops.cast(target, y_pred.dtype)
+        nll = ops.sum(ops.softplus(y_pred) - target * y_pred, axis=(1, 2, 3))
+        if sample_weight is not None:
+            w = ops.cast(ops.reshape(sample_weight, (-1,)), nll.dtype)
+            return ops.sum(w * nll) / ops.maximum(ops.sum(w), 1e-12)
+        return ops.mean(nll)
+
+    def _one_hot(self, labels, n):
+        labels = check_labels(labels, n, self.num_classes)
+        return None if labels is None else np.eye(self.num_classes, dtype="float32")[labels]
+
+    def log_likelihood(self, x, *, labels=None, batch_size=500, per_pixel=False):
+        """Exact ``log p(x)`` per image in nats (course contract); see :func:`log_likelihood`.
+
+        Args:
+            x: (N, H, W, 1) binary images.
+            labels: (N,) integer class ids; ``None`` for a conditional model gives the class
+                mixture ``log (1/K) sum_y p(x | y)`` (K forward passes per image).
+            per_pixel: the (N, H, W) map of ``log p(x_i | x_<i)`` (needs labels when conditional).
+
+        Returns:
+            float64 array (N,) (or (N, H, W)) of log-likelihoods in nats (<= 0).
+
+        Raises:
+            ValueError: non-binary or malformed images, labels that do not match the model.
+        """
+        x = check_images(x, binary=True, shape=self.image_shape)
+        batch_size = _positive_int("batch_size", batch_size)
+        if self.num_classes is None or labels is not None:
+            return log_likelihood(self.network, x, labels=self._one_hot(labels, len(x)),
+                                  batch_size=batch_size, per_pixel=per_pixel)
+        if per_pixel:
+            raise ValueError("per_pixel needs labels for a conditional PixelCNN (the mixture has no per-pixel terms).")
+        per_class = np.stack([
+            log_likelihood(self.network, x, labels=self._one_hot(np.full(len(x), y), len(x)), batch_size=batch_size)
+            for y in range(self.num_classes)
+        ], axis=1)
+        peak = per_class.max(axis=1, keepdims=True)
+        return peak[:, 0] + np.log(np.mean(np.exp(per_class - peak), axis=1))
+
+    def generate(self, n, *, labels=None, seed=None, batch_size=100):
+        """``n`` binary images drawn pixel by pixel in raster order (course contract).
+
+        Args:
+            n: number of images (positive int).
+            labels: (n,) integer class ids for a conditional model.
+            seed: int >= 0 for a repeatable draw; ``None`` draws a seed from the model's generator.
+            batch_size: images sampled together.
+
+        Returns:
+            float32 array (n, H, W, 1) with values in {0, 1}.
+
+        Raises:
+            ValueError, TypeError: bad ``n``, ``seed``, ``batch_size`` or ``labels``.
+        """
+        n = _positive_int("n", n)
+        seed = check_seed(seed)
+        if seed is None:
+            seed = int(ops.convert_to_numpy(keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator)))
+        return sample(self.network, n, labels=self._one_hot(labels, n), seed=seed,
+                      batch_size=_positive_int("batch_size", batch_size))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "network": keras.saving.serialize_keras_object(self.network),
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        return cls(**config)

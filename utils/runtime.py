@@ -21,6 +21,8 @@ import platform
 import re
 import time
 
+from .checks import positive_int  # noqa: F401  (re-exported until every caller imports utils.checks)
+
 SMOKE_ENV = "COURSE_SMOKE"
 
 METRIC_MIME = "application/vnd.course.metric+json"
@@ -32,16 +34,6 @@ _FALSE = {"0", "false", "no", "off", ""}
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 _METRICS: dict[str, dict] = {}
-
-
-def positive_int(name: str, value) -> int:
-    """Return ``value`` as an int, or raise ``ValueError`` naming ``name`` unless it is an int >= 1.
-
-    Booleans are rejected (``True`` is an int in Python, but never a meaningful size).
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    return int(value)
 
 
 def smoke_mode() -> bool:

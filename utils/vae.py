@@ -24,6 +24,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from .checks import check_images, check_labels, check_seed, positive_int
+from .contract import GenerativeModel
 from .data import DynamicBinarization
 from .runtime import timed
 
@@ -166,7 +168,7 @@ class Sampling(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="course")
-class VAE(keras.Model):
+class VAE(GenerativeModel, keras.Model):
     """A variational autoencoder with a Gaussian posterior and a Bernoulli decoder.
 
     ``encoder`` maps an image (B, H, W, C) to (B, 2d): the posterior means and log-variances,
@@ -193,6 +195,10 @@ class VAE(keras.Model):
         beta: weight of the KL term (>= 0).
         conditional: whether inputs carry a condition.
         seed: seed of the sampling layer's generator.
+
+    Course contract (:mod:`utils.contract`): :meth:`generate` and :meth:`log_likelihood` (the
+    importance-weighted lower bound, ``likelihood_kind = "lower_bound"``); a conditional VAE takes
+    integer class ids there (``num_classes`` is the size of its one-hot conditions).
 
     Calling the model returns a dict: ``logits`` (B, H, W, C), ``mean`` and ``log_var`` (B, d), and
     the sampled ``z`` (B, d).
@@ -287,6 +293,70 @@ class VAE(keras.Model):
         z = keras.random.normal((int(n), self.latent_dim), seed=seed)
         return ops.sigmoid(self.decode(z, condition))
 
+    # -- the course contract --------------------------------------------------------------------
+
+    likelihood_kind = "lower_bound"
+
+    @property
+    def num_classes(self):
+        """Size of the one-hot condition of a conditional VAE (from the decoder), else ``None``."""
+        if not self.conditional:
+            return None
+        return int(self.decoder.inputs[1].shape[-1])
+
+    def _one_hot(self, labels, n):
+        labels = check_labels(labels, n, self.num_classes)
+        return None if labels is None else ops.one_hot(labels, self.num_classes)
+
+    def generate(self, n, *, labels=None, seed=None, binary=False):
+        """``n`` images decoded from codes drawn from the prior N(0, I) (course contract).
+
+        Args:
+            n: number of images (positive int).
+            labels: (n,) integer class ids for a conditional VAE.
+            seed: int for a repeatable draw; ``None`` uses the model's sampling generator.
+            binary: return Bernoulli samples of the pixels (values 0/1) instead of their means.
+
+        Returns:
+            float32 array (n, H, W, C): Bernoulli means in (0, 1), or binary samples.
+
+        Raises:
+            ValueError, TypeError: a bad ``n``, ``seed`` or ``labels`` (see :mod:`utils.contract`).
+        """
+        n = positive_int("n", n)
+        seed = check_seed(seed)
+        condition = self._one_hot(labels, n)
+        generator = self.sampling.seed_generator if seed is None else keras.random.SeedGenerator(seed)
+        z = keras.random.normal((n, self.latent_dim), seed=generator)
+        means = ops.sigmoid(self.decode(z, condition))
+        if binary:
+            u = keras.random.uniform(ops.shape(means), seed=generator)
+            means = ops.cast(u < means, "float32")
+        return ops.convert_to_numpy(means).astype("float32")
+
+    def log_likelihood(self, x, *, labels=None, k=1000, batch_size=None, seed=0):
+        """Importance-weighted lower bound ``L_k <= log p(x)`` per image, in nats (course contract).
+
+        ``L_k`` of Burda, Grosse and Salakhutdinov (2016, eq. 8); ``k = 1`` gives the ELBO. See
+        :func:`importance_weighted_nll`, whose negative this is.
+
+        Args:
+            x: (N, H, W, C) binary images (the course's test set: ``utils.data.load_binarized_test``).
+            labels: (N,) integer class ids for a conditional VAE.
+            k: importance samples per image.
+
+        Returns:
+            float64 array (N,) of ``L_k`` in nats (<= 0).
+
+        Raises:
+            ValueError: non-binary images, bad ``k``, labels that do not match the model.
+        """
+        x = check_images(x, binary=True)
+        condition = self._one_hot(labels, len(x))
+        if condition is not None:
+            condition = ops.convert_to_numpy(condition)
+        return -importance_weighted_nll(self, x, k, condition=condition, batch_size=batch_size, seed=seed)
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -337,12 +407,14 @@ def importance_weighted_nll(model, x, k, *, condition=None, batch_size=None, see
         ``(nats, bits_per_dim)``.
 
     Raises:
-        ValueError: ``k`` or ``batch_size`` not a positive int, or conditions missing for a
-            conditional VAE, given to an unconditional one, or of the wrong length.
+        ValueError: ``k`` or ``batch_size`` not a positive int, images that are not binary (grey
+            levels or raw uint8 pixels give numbers that only look like likelihoods), NaN images,
+            or conditions missing for a conditional VAE, given to an unconditional one, or of the
+            wrong length.
     """
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}.")
-    x = np.asarray(x, dtype="float32")
+    x = check_images(x, binary=True)
     _check_condition(model, condition, len(x))
     budget = 20_000 if batch_size is None else batch_size
     if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 1:
