@@ -21,7 +21,9 @@ Submodules, by concept:
   pixel-by-pixel sampler.
 - ``utils.autodiff``: the backend-specific gradient computations (TensorFlow for now).
 - ``utils.plotting``: headless-safe matplotlib figures (grids, latent maps, manifolds, curves).
-- ``utils.run``: the course runner (``python -m utils.run``).
+- ``utils.run``: the course runner (``python -m utils.run``), the README chapter table, and the
+  committed numbers of any chapter (``utils.chapter_metrics("05")``, ``utils.chapter_metric``).
+- ``utils.student``: the student edition (solutions replaced by stubs, outputs cleared).
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ _EXPORTS = {
     "DynamicBinarization": "data",
     "MNISTNotFoundError": "data",
     "MNISTChecksumError": "data",
+    "chapter_metrics": "run",
+    "chapter_metric": "run",
 }
 _SUBMODULES = {
     "runtime", "data", "architectures", "evaluation", "plotting", "run", "training", "vae",
-    "metrics", "gan", "autodiff", "pixelcnn",
+    "metrics", "gan", "autodiff", "pixelcnn", "student",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
