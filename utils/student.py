@@ -3,7 +3,8 @@
 ``python -m utils.run --student-edition DIR`` calls :func:`write_student_edition`. It is built from
 nbconvert preprocessors applied in this order:
 
-1. :class:`SolutionStubPreprocessor` replaces the code of every cell tagged ``solution`` with a stub;
+1. :class:`SolutionStubPreprocessor` replaces the code of every cell tagged ``solution`` with a
+   stub;
 2. ``nbconvert.preprocessors.ClearOutputPreprocessor`` removes all outputs and execution counts;
 3. :class:`DropNotebookMetadataPreprocessor` removes ``metadata.course`` (the record of the
    instructor's run: its metrics would give the answers away and its source hash no longer applies).
@@ -194,7 +195,9 @@ def write_student_edition(notebooks, directory) -> list[Path]:
         FileNotFoundError: a notebook does not exist.
     """
     if isinstance(notebooks, (str, Path)):
-        raise TypeError(f"notebooks must be an iterable of paths, got the single path {notebooks!r}.")
+        raise TypeError(
+            f"notebooks must be an iterable of paths, got the single path {notebooks!r}."
+        )
     notebooks = [Path(p) for p in notebooks]
     if not notebooks:
         raise ValueError("notebooks is empty; expected at least one .ipynb path.")
