@@ -673,6 +673,8 @@ def _summary(rows) -> str:
 
 
 def main(argv=None) -> int:
+    """The command line ``python -m utils.run`` (see the module docstring); returns the exit code:
+    0 on success, 1 when a chapter failed or a check/table found problems, 2 on bad usage."""
     parser = argparse.ArgumentParser(prog="python -m utils.run", description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="chapters to run (default: all)")
     parser.add_argument("--smoke", action="store_true", help="smoke mode (COURSE_SMOKE=1)")
@@ -701,10 +703,15 @@ def main(argv=None) -> int:
         if args.notebooks:
             parser.error("--readme-table and --update-readme cover all chapters; "
                          "give no notebooks.")
+        try:
+            table = readme_table()
+        except (TypeError, ValueError) as error:
+            print(f"cannot build the chapter table: {error}", file=sys.stderr)
+            return 1
         if args.readme_table:
-            print(readme_table())
+            print(table)
         else:
-            changed = update_readme()
+            changed = update_readme(table=table)
             print(f"{README_PATH.name}: chapter table "
                   f"{'updated' if changed else 'already up to date'}.")
         return 0
