@@ -75,3 +75,76 @@ def test_runner_finds_the_chapters_in_order():
     names = [p.name for p in run.chapter_paths()]
     assert names[:2] == ["00_introduction.ipynb", "01_autoencoders.ipynb"]
     assert names == sorted(names)
+
+
+# --- Keras backend of the kernels -------------------------------------------------------------
+
+def _backend_probe(path, report=True):
+    """A notebook that needs no Keras: it reports the kernel's KERAS_BACKEND the way
+    utils.check_environment does (or reports nothing) and records one metric."""
+    cells = [new_code_cell("import os\nfrom IPython.display import display")]
+    if report:
+        cells.append(new_code_cell(
+            "env = {'python': '3', 'keras': '3', 'backend': os.environ['KERAS_BACKEND'], "
+            "'backend_version': '0'}\n"
+            f"display({{'text/plain': 'env', {run.ENVIRONMENT_MIME!r}: env}}, raw=True)"))
+    cells.append(new_code_cell(
+        f"display({{'text/plain': 'm', {run.METRIC_MIME!r}: "
+        "{'name': 'one', 'value': 1.0, 'unit': 'u', 'reference': 'ref'}}, raw=True)"))
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_backend_reaches_the_kernel_and_is_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    probe = _backend_probe(tmp_path / "probe.ipynb")
+    course = run.execute(probe, output=tmp_path / "out.ipynb", progress=False, backend="jax")
+    assert course["backend"] == "jax" and course["versions"]["backend"] == "jax"
+    assert course["metrics"] == {"one": {"value": 1.0, "unit": "u", "reference": "ref"}}
+    assert set(course) >= {"mode", "parameters", "duration_s", "versions", "source_sha256",
+                           "metrics", "executed_at", "backend"}
+    assert run.os.environ["KERAS_BACKEND"] == "tensorflow"  # restored after the run
+    # Nothing reported by the kernel: the requested backend is recorded.
+    silent = _backend_probe(tmp_path / "silent.ipynb", report=False)
+    course = run.execute(silent, output=tmp_path / "out2.ipynb", progress=False, backend="torch")
+    assert course["backend"] == "torch" and course["versions"] == {}
+    assert nbformat.read(str(tmp_path / "out2.ipynb"), as_version=4).metadata["course"] == course
+
+
+def test_default_backend_and_bad_backends(tmp_path, monkeypatch):
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    assert run.default_backend() == "tensorflow"
+    monkeypatch.setenv("KERAS_BACKEND", " JAX ")
+    assert run.default_backend() == "jax"
+    probe = _backend_probe(tmp_path / "probe.ipynb")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        run.execute(probe, backend="numpy")
+    with pytest.raises(TypeError, match="backend must be a str"):
+        run.execute(probe, backend=3)
+    with pytest.raises(SystemExit):
+        run.main(["--backend", "numpy", str(probe)])
+    monkeypatch.setenv("KERAS_BACKEND", "numpy")  # an unsupported default is refused clearly
+    with pytest.raises(SystemExit):
+        run.main([str(probe)])
+    assert "course" not in nbformat.read(str(probe), as_version=4).metadata  # nothing executed
+
+
+def test_summary_shows_the_backend():
+    course = {"mode": "smoke", "backend": "jax", "duration_s": 60.0,
+              "metrics": {"nll": {"value": 1.5, "unit": "nats"}}}
+    text = run._summary([(run.Path("00_a.ipynb"), course), (run.Path("01_b.ipynb"), None)])
+    header, _, row, failed = text.splitlines()
+    assert "backend" in header and row.split()[:4] == ["00_a.ipynb", "smoke", "jax", "1.00"]
+    assert failed.endswith("FAILED")
+
+
+@pytest.mark.slow
+def test_keras_runs_on_the_requested_backend(tmp_path):
+    pytest.importorskip("jax")
+    source = _notebook(tmp_path / "00_tiny.ipynb")
+    course = run.execute(source, smoke=True, output=tmp_path / "jax.ipynb", progress=False,
+                         timeout=300, backend="jax")
+    assert course["backend"] == "jax" == course["versions"]["backend"]

@@ -1,8 +1,11 @@
 """Shared code of the course *Generative models with Keras 3*.
 
-Every chapter notebook starts with ``import utils``. Importing the package is cheap: the submodules
-(and Keras with them) load on first use, so ``python -m utils.run`` does not start a deep-learning
-backend just to execute notebooks.
+Every chapter notebook starts with ``import utils``. Importing the package imports Keras and the
+modules that define the course's models and layers (VAE, GAN, PixelCNN, ...), so that they are
+registered with Keras' serialization: ``import utils`` followed by
+``keras.saving.load_model("model.keras")`` loads any course model in a fresh process. Before
+Keras starts its backend, TensorFlow's C++ start-up messages are turned down
+(``TF_CPP_MIN_LOG_LEVEL=2`` unless set). The other submodules load on first use.
 
 Submodules, by concept:
 
@@ -23,12 +26,15 @@ Submodules, by concept:
   input gradients, the training-step convention, the default ``jit_compile``
   (``utils.autodiff`` is its former name for the gradient functions).
 - ``utils.plotting``: headless-safe matplotlib figures (grids, latent maps, manifolds, curves).
-- ``utils.run``: the course runner (``python -m utils.run``).
+- ``utils.run``: the course runner (``python -m utils.run``), the README chapter table, and the
+  committed numbers of any chapter (``utils.chapter_metrics("05")``, ``utils.chapter_metric``).
+- ``utils.student``: the student edition (solutions replaced by stubs, outputs cleared).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 
 __version__ = "0.1.0"
 
@@ -45,13 +51,35 @@ _EXPORTS = {
     "DynamicBinarization": "data",
     "MNISTNotFoundError": "data",
     "MNISTChecksumError": "data",
+    "chapter_metrics": "run",
+    "chapter_metric": "run",
 }
 _SUBMODULES = {
     "runtime", "data", "architectures", "evaluation", "plotting", "run", "training", "vae",
-    "metrics", "gan", "autodiff", "backend", "pixelcnn",
+    "metrics", "gan", "autodiff", "backend", "pixelcnn", "student", "checks", "contract",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
+
+# Modules whose classes are registered with keras.saving (package "course"): imported now.
+_MODEL_MODULES = ("vae", "gan", "pixelcnn")
+
+
+def _register_models():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # must precede TensorFlow's first import
+    try:
+        import keras
+    except ImportError as error:  # pragma: no cover - an environment without the requirements
+        raise ImportError(
+            "the course needs Keras 3: pip install -r requirements.txt (see README)."
+        ) from error
+    if int(keras.__version__.split(".")[0]) < 3:
+        raise ImportError(f"the course needs Keras 3, found Keras {keras.__version__}: pip install -r requirements.txt.")
+    for name in _MODEL_MODULES:
+        importlib.import_module(f".{name}", __name__)
+
+
+_register_models()
 
 
 def __getattr__(name):

@@ -202,8 +202,9 @@ def record_metric(name: str, value, unit: str, *, reference: str | None = None) 
     """Display a headline metric and make it collectable by the course runner.
 
     The runner (:mod:`utils.run`) stores every recorded metric in the notebook's
-    ``metadata.course.metrics`` as ``{name: {"value": float, "unit": str}}``; the README's chapter
-    table is filled from there. Recording the same name twice keeps the last value.
+    ``metadata.course.metrics`` as ``{name: {"value": float, "unit": str}}`` (plus ``"reference"``
+    when given); the README's chapter table is filled from there, and other chapters read it with
+    ``utils.chapter_metric``. Recording the same name twice keeps the last value.
 
     Args:
         name: identifier-like key, e.g. ``"test_sse_conv_ae"`` (letters, digits, underscores).
