@@ -43,6 +43,7 @@ _EXPORTS = {
     "show_parameters": "runtime",
     "timed": "runtime",
     "load_mnist": "data",
+    "load_binarized_test": "data",
     "DynamicBinarization": "data",
     "MNISTNotFoundError": "data",
     "MNISTChecksumError": "data",
