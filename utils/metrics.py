@@ -224,7 +224,8 @@ def _features(name, f, *, min_rows=2):
 def _same_width(name_a, a, name_b, b):
     if a.shape[1] != b.shape[1]:
         raise ValueError(
-            f"feature sizes differ: {name_a} has {a.shape[1]} and {name_b} {b.shape[1]} columns."
+            f"feature sizes differ: {name_a} has {a.shape[1]} columns and {name_b} has "
+            f"{b.shape[1]}; both must come from the same feature space."
         )
 
 
