@@ -190,7 +190,7 @@ def test_dynamic_binarization_bad_arguments():
         data.DynamicBinarization(np.zeros((4, 28, 28, 1)), target="labels")
 
 
-# -- the course's fixed binarized test set ----------------------------------------------------------
+# -- the course's fixed binarized test set ---------------------------------------------------
 
 
 def test_binarized_test_set_is_one_fixed_draw_with_the_right_statistics(subset_arrays):
@@ -206,8 +206,9 @@ def test_binarized_test_set_is_one_fixed_draw_with_the_right_statistics(subset_a
     assert np.all(x[grey == 0] == 0) and np.all(x[grey == 1] == 1)
     se = np.sqrt(np.sum(grey * (1 - grey))) / grey.size
     assert abs(x.mean() - grey.mean()) < 4 * se
-    # The protocol as documented: u uniform on {0..254} from default_rng(BINARIZATION_SEED), 1 if u < x.
-    u = np.random.default_rng(data.BINARIZATION_SEED).integers(0, 255, (500, 28, 28), dtype=np.uint8)
+    # The protocol as documented: u uniform on {0..254} from default_rng(seed); pixel = 1 if u < x.
+    generator = np.random.default_rng(data.BINARIZATION_SEED)
+    u = generator.integers(0, 255, (500, 28, 28), dtype=np.uint8)
     np.testing.assert_array_equal(x[..., 0], (u < subset_arrays["x_test"]).astype(np.float32))
 
 
@@ -217,7 +218,9 @@ def test_binarized_test_limit_is_a_prefix_of_the_same_draw():
     np.testing.assert_array_equal(xs, x[:37])
     np.testing.assert_array_equal(ys, y[:37])
     # load_mnist's own Bernoulli option is a different (float) draw: the protocol set is not it.
-    other, _ = load_mnist("test", binarize="bernoulli", binarize_seed=data.BINARIZATION_SEED, path=SUBSET)
+    other, _ = load_mnist(
+        "test", binarize="bernoulli", binarize_seed=data.BINARIZATION_SEED, path=SUBSET
+    )
     assert not np.array_equal(other, x)
 
 

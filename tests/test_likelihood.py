@@ -20,8 +20,12 @@ def _np(tensor):
 
 
 def test_functions_are_defined_once_and_reexported():
-    for name in ("kl_divergence_standard_normal", "bernoulli_log_likelihood",
-                 "gaussian_log_likelihood", "standard_normal_log_density"):
+    for name in (
+        "kl_divergence_standard_normal",
+        "bernoulli_log_likelihood",
+        "gaussian_log_likelihood",
+        "standard_normal_log_density",
+    ):
         assert getattr(vae, name) is getattr(L, name)
     assert evaluation.nats_to_bits_per_dim is L.nats_to_bits_per_dim
 
@@ -34,7 +38,9 @@ def test_unit_conversions_round_trip_and_match_the_definition(rng):
     bits = L.nats_to_bits_per_dim(nats)
     np.testing.assert_allclose(bits, nats / 784 / math.log(2), rtol=1e-15)
     np.testing.assert_allclose(L.bits_per_dim_to_nats(bits), nats, rtol=1e-14)
-    np.testing.assert_allclose(L.nats_to_bits_per_dim(L.bits_per_dim_to_nats(0.3, dims=3), dims=3), 0.3)
+    np.testing.assert_allclose(
+        L.nats_to_bits_per_dim(L.bits_per_dim_to_nats(0.3, dims=3), dims=3), 0.3
+    )
     assert L.nats_to_bits_per_dim(784 * math.log(2)) == pytest.approx(1.0, rel=1e-15)
     # A fair coin per pixel costs 1 bit per pixel: 784 ln 2 nats per image.
     assert L.bits_per_dim_to_nats(1.0) == pytest.approx(784 * math.log(2), rel=1e-15)
@@ -71,7 +77,9 @@ def test_log_mean_exp_is_stable_where_the_naive_formula_fails():
     assert L.log_mean_exp(1000.0 + c) == pytest.approx(1000.0 + expected, rel=1e-14)
     assert L.log_mean_exp(-1000.0 + c) == pytest.approx(-1000.0 + expected, rel=1e-14)
     v = np.array([[-1e4, 2e4, 3.0], [5.0, 5.0, 5.0]])
-    np.testing.assert_allclose(L.log_mean_exp(v, axis=1), logsumexp(v, axis=1) - np.log(3), rtol=1e-14)
+    np.testing.assert_allclose(
+        L.log_mean_exp(v, axis=1), logsumexp(v, axis=1) - np.log(3), rtol=1e-14
+    )
     # Zero weights (-inf) are allowed; all of them give -inf.
     assert L.log_mean_exp(np.array([-np.inf, 0.0])) == pytest.approx(np.log(0.5))
     assert L.log_mean_exp(np.array([-np.inf, -np.inf])) == -np.inf
@@ -106,7 +114,9 @@ def test_kl_closed_form_matches_monte_carlo(rng):
     mc, se = samples.mean(1), samples.std(1) / np.sqrt(n)
     assert np.all(closed >= 0)
     np.testing.assert_array_less(np.abs(closed - mc), 4 * se + 1e-4)
-    assert _np(L.kl_divergence_standard_normal(np.zeros((2, 3)), np.zeros((2, 3)))) == pytest.approx(0.0)
+    assert _np(
+        L.kl_divergence_standard_normal(np.zeros((2, 3)), np.zeros((2, 3)))
+    ) == pytest.approx(0.0)
 
 
 def test_log_likelihoods_match_scipy(rng):
@@ -117,11 +127,15 @@ def test_log_likelihoods_match_scipy(rng):
     np.testing.assert_allclose(_np(L.bernoulli_log_likelihood(x, logits)), expected, rtol=1e-5)
     mean, log_var, y = (rng.normal(size=(2, 6)).astype("float32") for _ in range(3))
     expected = norm.logpdf(y, mean, np.exp(0.5 * log_var)).sum(1)
-    np.testing.assert_allclose(_np(L.gaussian_log_likelihood(y, mean, log_var)), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        _np(L.gaussian_log_likelihood(y, mean, log_var)), expected, rtol=1e-5
+    )
     expected = norm.logpdf(y, mean, 2.0).sum(1)  # scalar log-variance log 4
     got = _np(L.gaussian_log_likelihood(y, mean, np.float32(np.log(4.0))))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
-    np.testing.assert_allclose(_np(L.standard_normal_log_density(y)), norm.logpdf(y).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(
+        _np(L.standard_normal_log_density(y)), norm.logpdf(y).sum(1), rtol=1e-5
+    )
 
 
 def test_density_functions_accept_backend_tensors(rng):
@@ -209,9 +223,13 @@ def test_8bit_conversion_matches_the_change_of_variables(rng):
     y = rng.random((3, 784))
     log_p = norm.logpdf(y, 0.5, 0.1).sum(1)
     log_p_8bit = norm.logpdf(256 * y, 128.0, 25.6).sum(1)  # the same model in [0, 256) units
-    np.testing.assert_allclose(L.bits_per_dim_8bit(log_p), -log_p_8bit / (784 * math.log(2)), rtol=1e-12)
+    np.testing.assert_allclose(
+        L.bits_per_dim_8bit(log_p), -log_p_8bit / (784 * math.log(2)), rtol=1e-12
+    )
     # 8-bit bits/dim and nats in [0, 1) space differ by exactly log2(256) = 8 per dimension.
-    np.testing.assert_allclose(L.bits_per_dim_8bit(log_p) - L.nats_to_bits_per_dim(-log_p), 8.0, rtol=1e-13)
+    np.testing.assert_allclose(
+        L.bits_per_dim_8bit(log_p) - L.nats_to_bits_per_dim(-log_p), 8.0, rtol=1e-13
+    )
 
 
 def test_8bit_conversion_rejects_bad_inputs():

@@ -243,7 +243,9 @@ def test_fid_statistics_are_checked(change, message):
     args = {"mu1": np.zeros(4), "sigma1": np.eye(4), "mu2": np.ones(4), "sigma2": 2 * np.eye(4)}
     args.update(change)
     with pytest.raises(ValueError, match=message):
-        metrics.frechet_distance_from_statistics(args["mu1"], args["sigma1"], args["mu2"], args["sigma2"])
+        metrics.frechet_distance_from_statistics(
+            args["mu1"], args["sigma1"], args["mu2"], args["sigma2"]
+        )
 
 
 def test_feature_arrays_are_checked_and_named(rng):
@@ -264,7 +266,8 @@ def test_feature_arrays_are_checked_and_named(rng):
         metrics.polynomial_kernel(good, bad)
     with pytest.raises(ValueError, match="degree"):
         metrics.polynomial_kernel(good, good, degree=0)
-    np.testing.assert_allclose(metrics.polynomial_kernel(good, good[:4]), (good @ good[:4].T / 3 + 1) ** 3)
+    expected = (good @ good[:4].T / 3 + 1) ** 3
+    np.testing.assert_allclose(metrics.polynomial_kernel(good, good[:4]), expected)
 
 
 def test_probability_and_histogram_inputs_are_checked():
@@ -333,7 +336,8 @@ def test_precision_recall_of_a_collapsed_generator(rng):
     labels = np.arange(2000) % 10
     real = centres[labels] + rng.standard_normal((2000, 4))
     collapsed = metrics.precision_recall(real, centres[0] + rng.standard_normal((500, 4)))
-    fair = metrics.precision_recall(real, centres[np.arange(500) % 10] + rng.standard_normal((500, 4)))
+    fair_samples = centres[np.arange(500) % 10] + rng.standard_normal((500, 4))
+    fair = metrics.precision_recall(real, fair_samples)
     assert collapsed["precision"] > 0.85 and fair["precision"] > 0.85  # samples look real...
     assert fair["recall"] > 0.8
     assert collapsed["recall"] < 0.15  # ...but the collapsed ones cover one class of ten
@@ -369,7 +373,9 @@ def test_precision_recall_subsamples_with_max_points(rng):
 )
 def test_precision_recall_checks_its_arguments(rng, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        metrics.precision_recall(rng.standard_normal((10, 2)), rng.standard_normal((12, 2)), **kwargs)
+        metrics.precision_recall(
+            rng.standard_normal((10, 2)), rng.standard_normal((12, 2)), **kwargs
+        )
 
 
 def test_precision_recall_checks_its_features(rng):

@@ -59,8 +59,8 @@ BINARIZATIONS = (None, "threshold", "bernoulli")
 
 #: Seed of the course's one fixed binarization of the MNIST test set (:func:`load_binarized_test`).
 BINARIZATION_SEED = 0
-#: SHA-256 of ``np.packbits(bits)``, ``bits`` the (10000, 28, 28) uint8 array of 0/1 pixels (C order)
-#: of the binarized full test set. Recorded once; checked at every call.
+#: SHA-256 of ``np.packbits(bits)``, ``bits`` the (10000, 28, 28) uint8 array of 0/1 pixels
+#: (C order) of the binarized full test set. Recorded once; checked at every call.
 BINARIZED_TEST_SHA256 = "2582a64400ea9e480746319c42aa6e54f27986287f0312fdb4167abfb7a8dfea"
 #: The same for the 500 test images of the committed subset (the first 500 images of the same draw).
 BINARIZED_SUBSET_TEST_SHA256 = "121bf846bef56aa49204a296b3a3f11e65bc8da13f86c2aeae2e965095b30fe1"
@@ -359,7 +359,8 @@ def binarize_test_images(x_test_uint8, *, seed=BINARIZATION_SEED):
     x = np.asarray(x_test_uint8)
     if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
         raise ValueError(
-            f"x_test_uint8 must be a (N, 28, 28) uint8 array, got shape {x.shape} and dtype {x.dtype}."
+            f"x_test_uint8 must be a (N, 28, 28) uint8 array, got shape {x.shape} and dtype "
+            f"{x.dtype}."
         )
     seed = _check_int("seed", seed, 0)
     u = np.random.default_rng(seed).integers(0, 255, size=x.shape, dtype=np.uint8)
@@ -367,7 +368,8 @@ def binarize_test_images(x_test_uint8, *, seed=BINARIZATION_SEED):
 
 
 def _binarized_sha256(bits: np.ndarray) -> str:
-    return hashlib.sha256(np.packbits(np.ascontiguousarray(bits, dtype=np.uint8)).tobytes()).hexdigest()
+    packed = np.packbits(np.ascontiguousarray(bits, dtype=np.uint8))
+    return hashlib.sha256(packed.tobytes()).hexdigest()
 
 
 def load_binarized_test(limit: int | None = None, *, path: str | os.PathLike | None = None):
@@ -408,14 +410,15 @@ def load_binarized_test(limit: int | None = None, *, path: str | os.PathLike | N
     arrays = read_mnist_arrays(path)
     x, y = arrays["x_test"], arrays["y_test"]
     bits = binarize_test_images(x, seed=BINARIZATION_SEED)
-    expected = BINARIZED_TEST_SHA256 if len(x) == MNIST_SIZES["test"] else BINARIZED_SUBSET_TEST_SHA256
+    full = len(x) == MNIST_SIZES["test"]
+    expected = BINARIZED_TEST_SHA256 if full else BINARIZED_SUBSET_TEST_SHA256
     digest = _binarized_sha256(bits)
     if digest != expected:
         raise BinarizationChangedError(
             f"the binarized MNIST test set ({len(x)} images, seed {BINARIZATION_SEED}) has SHA-256 "
             f"{digest}, expected {expected}. The MNIST file verified, so numpy {np.__version__}'s "
-            "default_rng().integers draws differently from the version the course recorded. Install "
-            "the NumPy of requirements.txt; do not report NLLs on a different draw."
+            "default_rng().integers draws differently from the version the course recorded. "
+            "Install the NumPy of requirements.txt; do not report NLLs on a different draw."
         )
     if limit is not None:
         bits, y = bits[:limit], y[:limit]

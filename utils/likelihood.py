@@ -6,13 +6,13 @@ are computed the same way and are in the same units.
 Spaces and units (each function's docstring repeats which one it works in):
 
 - **Binary space** (binarized MNIST, chapters 00, 02, 05 and 06): ``x`` in {0, 1}^D. A model gives a
-  probability mass ``P(x)``; its negative log is in **nats per image**. Divided by ``D ln 2`` it is in
-  **bits per dimension** (:func:`nats_to_bits_per_dim`).
-- **Continuous space** (flows and diffusion): a density ``p(y)`` of data ``y`` in [0, 1)^D. Its log is
-  in nats per image but is *not* a probability: it depends on the scale of ``y``.
+  probability mass ``P(x)``; its negative log is in **nats per image**. Divided by ``D ln 2`` it is
+  in **bits per dimension** (:func:`nats_to_bits_per_dim`).
+- **Continuous space** (flows and diffusion): a density ``p(y)`` of data ``y`` in [0, 1)^D. Its log
+  is in nats per image but is *not* a probability: it depends on the scale of ``y``.
 - **8-bit space**: the discrete grey levels ``x`` in {0, ..., 255}^D. A continuous density of the
-  uniformly dequantized data ``y = (x + u) / 256`` (:func:`uniform_dequantize`) gives a lower bound on
-  ``log P(x)`` (Theis, van den Oord and Bethge 2016, section 3.1, eq. 9), and
+  uniformly dequantized data ``y = (x + u) / 256`` (:func:`uniform_dequantize`) gives a lower bound
+  on ``log P(x)`` (Theis, van den Oord and Bethge 2016, section 3.1, eq. 9), and
   :func:`bits_per_dim_8bit` converts it to the bits/dim that papers on flows report.
 
 Tensor functions (:func:`bernoulli_log_likelihood`, :func:`gaussian_log_likelihood`,
@@ -68,7 +68,9 @@ def _finite_array(name, value, *, allow_neg_inf=False):
             f"{name} must be a real number or an array of real numbers, got {type(value).__name__}."
         ) from None
     if np.isnan(array).any():
-        raise ValueError(f"{name} must not contain NaN, got {int(np.isnan(array).sum())} NaN values.")
+        raise ValueError(
+            f"{name} must not contain NaN, got {int(np.isnan(array).sum())} NaN values."
+        )
     bad = np.isposinf(array) if allow_neg_inf else np.isinf(array)
     if bad.any():
         what = "+inf" if allow_neg_inf else "inf"
@@ -90,14 +92,21 @@ def _tensor(name, value, *, rank_at_least=1, low=None, high=None):
 
     if isinstance(value, _CONCRETE):
         array = np.asarray(value)
-        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
-                or array.dtype == bool):
+        if not (
+            np.issubdtype(array.dtype, np.floating)
+            or np.issubdtype(array.dtype, np.integer)
+            or array.dtype == bool
+        ):
             raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}.")
         checked = _finite_array(name, array)
         if low is not None and checked.size and checked.min() < low:
-            raise ValueError(f"{name} must hold values in [{low}, {high}], got a minimum of {checked.min()}.")
+            raise ValueError(
+                f"{name} must hold values in [{low}, {high}], got a minimum of {checked.min()}."
+            )
         if high is not None and checked.size and checked.max() > high:
-            raise ValueError(f"{name} must hold values in [{low}, {high}], got a maximum of {checked.max()}.")
+            raise ValueError(
+                f"{name} must hold values in [{low}, {high}], got a maximum of {checked.max()}."
+            )
         if not np.issubdtype(array.dtype, np.floating):
             array = array.astype(np.float32)
         value = array
@@ -116,7 +125,8 @@ def _tensor(name, value, *, rank_at_least=1, low=None, high=None):
 def _same_shape(name_a, a, name_b, b):
     if tuple(a.shape) != tuple(b.shape):
         raise ValueError(
-            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}."
+            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and "
+            f"{tuple(b.shape)}."
         )
 
 
@@ -180,10 +190,10 @@ def log_mean_exp(values, axis=-1):
     """``log(mean(exp(values), axis))`` computed stably in float64 (NumPy).
 
     The maximum along ``axis`` is subtracted before exponentiating, so values of +-1000 neither
-    overflow nor underflow: ``log_mean_exp(v) = m + log(mean(exp(v - m)))`` with ``m = max(v)``. This
-    is the estimator of ``log E[w]`` from log-weights used by importance sampling (Burda, Grosse and
-    Salakhutdinov 2016, eq. 8). Entries of ``-inf`` (zero weight) are allowed; a slice that is all
-    ``-inf`` gives ``-inf``.
+    overflow nor underflow: ``log_mean_exp(v) = m + log(mean(exp(v - m)))`` with ``m = max(v)``.
+    This is the estimator of ``log E[w]`` from log-weights used by importance sampling (Burda,
+    Grosse and Salakhutdinov 2016, eq. 8). Entries of ``-inf`` (zero weight) are allowed; a slice
+    that is all ``-inf`` gives ``-inf``.
 
     Args:
         values: array of log-values (any units of log, e.g. nats), at least 1-D, non-empty along
@@ -204,7 +214,9 @@ def log_mean_exp(values, axis=-1):
     if v.ndim == 0:
         raise ValueError("values must have at least one axis, got a scalar.")
     if not -v.ndim <= axis < v.ndim:
-        raise ValueError(f"axis must be in [{-v.ndim}, {v.ndim - 1}] for values of shape {v.shape}, got {axis}.")
+        raise ValueError(
+            f"axis must be in [{-v.ndim}, {v.ndim - 1}] for values of shape {v.shape}, got {axis}."
+        )
     if v.shape[axis] == 0:
         raise ValueError(f"values has no entries along axis {axis} (shape {v.shape}).")
     peak = np.max(v, axis=axis, keepdims=True)
@@ -259,7 +271,8 @@ def bernoulli_log_likelihood(x, logits):
         logits: (B, ...) float decoder logits, same shape.
 
     Returns:
-        (B,) float tensor of the backend (dtype of ``logits``), nats per example (<= 0 for binary x).
+        (B,) float tensor of the backend (dtype of ``logits``), nats per example (<= 0 for binary
+        x).
 
     Raises:
         ValueError: shapes differ or have no axis; NaN/inf, or ``x`` outside [0, 1], in NumPy
@@ -343,8 +356,8 @@ def uniform_dequantize(x_uint8, *, seed):
     Maps discrete grey levels to continuous data in [0, 1)^D on which a density model (a flow, a
     diffusion model) is trained and evaluated. Each level ``x`` owns the cell
     ``[x/256, (x+1)/256)``, so ``floor(256 y) = x``, and for any density ``p`` on [0, 1)^D,
-    ``E_u[log p(y)] - D log 256 <= log P(x)``: the dequantized log-density gives a lower bound on the
-    8-bit log-likelihood (Theis, van den Oord and Bethge 2016, section 3.1; used by Dinh,
+    ``E_u[log p(y)] - D log 256 <= log P(x)``: the dequantized log-density gives a lower bound on
+    the 8-bit log-likelihood (Theis, van den Oord and Bethge 2016, section 3.1; used by Dinh,
     Sohl-Dickstein and Bengio 2017, section 4.1). Convert with :func:`bits_per_dim_8bit`.
 
     ``u`` is drawn in float64 by ``numpy.random.default_rng(seed)``; the result is rounded towards
@@ -367,7 +380,8 @@ def uniform_dequantize(x_uint8, *, seed):
     array = np.asarray(x_uint8)
     if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
         raise TypeError(
-            f"x_uint8 must be an integer array of 8-bit grey levels 0..255, got dtype {array.dtype}. "
+            "x_uint8 must be an integer array of 8-bit grey levels 0..255, got dtype "
+            f"{array.dtype}. "
             "Pass the raw uint8 images (utils.data.read_mnist_arrays()) or "
             "np.round(x * 255).astype(np.uint8) for images scaled to [0, 1]."
         )

@@ -284,7 +284,9 @@ def _trace_sqrt_product(s1, s2):
 def _covariance(name, sigma, d):
     s = np.atleast_2d(np.asarray(sigma, np.float64))
     if s.shape != (d, d):
-        raise ValueError(f"{name} must be a ({d}, {d}) covariance to match the means, got shape {s.shape}.")
+        raise ValueError(
+            f"{name} must be a ({d}, {d}) covariance to match the means, got shape {s.shape}."
+        )
     if not np.all(np.isfinite(s)):
         raise ValueError(f"{name} must be finite, got NaN or inf entries.")
     scale = max(float(np.max(np.abs(s))), np.finfo(np.float64).tiny)
@@ -618,7 +620,9 @@ def mode_coverage(histogram, *, min_fraction=None):
     if h.ndim != 1 or len(h) == 0:
         raise ValueError(f"histogram must be a non-empty (K,) array, got shape {h.shape}.")
     if not np.all(np.isfinite(h)) or h.min() < 0 or h.max() > 1:
-        raise ValueError(f"histogram must hold fractions in [0, 1], got values in [{h.min()}, {h.max()}].")
+        raise ValueError(
+            f"histogram must hold fractions in [0, 1], got values in [{h.min()}, {h.max()}]."
+        )
     if min_fraction is not None and (
         isinstance(min_fraction, bool) or not isinstance(min_fraction, numbers.Real)
         or not 0 < float(min_fraction) <= 1
@@ -659,9 +663,12 @@ def sample_quality(samples, reference, *, kid_subsets=10, kid_subset_size=1000, 
     positive_int("pr_k", pr_k)
     fs, ps = classifier_outputs(_as_images(samples, "samples"), classifier=classifier)
     fr, _ = classifier_outputs(_as_images(reference, "reference"), classifier=classifier)
-    kid, kid_se = kernel_inception_distance(fs, fr, n_subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
+    kid, kid_se = kernel_inception_distance(
+        fs, fr, n_subsets=kid_subsets, subset_size=kid_subset_size, seed=seed
+    )
     pr = precision_recall(fr, fs, k=pr_k, seed=seed)
-    # Splits of at least 500 samples (10 splits at the course's N = 10,000); tiny splits bias IS to 1.
+    # Splits of at least 500 samples (10 splits at the course's N = 10,000); tiny splits bias IS
+    # to 1.
     is_mean, is_std = inception_score(ps, n_splits=max(1, min(10, len(ps) // 500)))
     hist = class_histogram(ps)
     return {
@@ -767,13 +774,16 @@ class FIDCallback(_callback_base()):
         reference = _as_images(reference, "reference")
         if labels is not None and len(labels) != len(reference):
             raise ValueError(
-                f"labels must have one entry per reference image ({len(reference)}), got {len(labels)}."
+                f"labels must have one entry per reference image ({len(reference)}), "
+                f"got {len(labels)}."
             )
         rows = np.arange(len(reference))
         if n is not None:
             n = positive_int("n", n)
             if n > len(reference):
-                raise ValueError(f"n must be at most the {len(reference)} reference images, got {n}.")
+                raise ValueError(
+                    f"n must be at most the {len(reference)} reference images, got {n}."
+                )
             rows = np.sort(np.random.default_rng(seed).choice(len(reference), n, replace=False))
             reference = reference[rows]
             labels = None if labels is None else np.asarray(labels)[rows]
