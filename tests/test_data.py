@@ -188,3 +188,77 @@ def test_dynamic_binarization_bad_arguments():
         data.DynamicBinarization(np.zeros((4, 28, 28, 1)), batch_size=0)
     with pytest.raises(ValueError, match="labels"):
         data.DynamicBinarization(np.zeros((4, 28, 28, 1)), target="labels")
+
+
+# -- the course's fixed binarized test set ---------------------------------------------------
+
+
+def test_binarized_test_set_is_one_fixed_draw_with_the_right_statistics(subset_arrays):
+    x, y = data.load_binarized_test(path=SUBSET)
+    again, _ = data.load_binarized_test(path=SUBSET)
+    assert x.shape == (500, 28, 28, 1) and x.dtype == np.float32
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(y, subset_arrays["y_test"])
+    assert set(np.unique(x)) == {0.0, 1.0}
+    np.testing.assert_array_equal(x, again)
+    grey = subset_arrays["x_test"][..., None].astype(np.float64) / 255.0
+    # P(pixel = 1) = grey level: certain pixels are certain, the mean matches within 4 s.e.
+    assert np.all(x[grey == 0] == 0) and np.all(x[grey == 1] == 1)
+    se = np.sqrt(np.sum(grey * (1 - grey))) / grey.size
+    assert abs(x.mean() - grey.mean()) < 4 * se
+    # The protocol as documented: u uniform on {0..254} from default_rng(seed); pixel = 1 if u < x.
+    generator = np.random.default_rng(data.BINARIZATION_SEED)
+    u = generator.integers(0, 255, (500, 28, 28), dtype=np.uint8)
+    np.testing.assert_array_equal(x[..., 0], (u < subset_arrays["x_test"]).astype(np.float32))
+
+
+def test_binarized_test_limit_is_a_prefix_of_the_same_draw():
+    x, y = data.load_binarized_test(path=SUBSET)
+    xs, ys = data.load_binarized_test(37, path=SUBSET)
+    np.testing.assert_array_equal(xs, x[:37])
+    np.testing.assert_array_equal(ys, y[:37])
+    # load_mnist's own Bernoulli option is a different (float) draw: the protocol set is not it.
+    other, _ = load_mnist(
+        "test", binarize="bernoulli", binarize_seed=data.BINARIZATION_SEED, path=SUBSET
+    )
+    assert not np.array_equal(other, x)
+
+
+def test_full_binarized_test_set_verifies_and_extends_the_subset(full_mnist_available):
+    if not full_mnist_available:
+        pytest.skip("full MNIST not on this machine (set COURSE_DATA_DIR); CI provides it")
+    x, y = data.load_binarized_test()
+    assert x.shape == (10000, 28, 28, 1) and y.shape == (10000,)
+    subset_x, _ = data.load_binarized_test(path=SUBSET)
+    np.testing.assert_array_equal(x[:500], subset_x)  # unit tests see the protocol's own images
+    smoke_x, smoke_y = data.load_binarized_test(limit=100)
+    np.testing.assert_array_equal(smoke_x, x[:100])
+    np.testing.assert_array_equal(smoke_y, y[:100])
+    grey = data.read_mnist_arrays()["x_test"].astype(np.float64) / 255.0
+    se = np.sqrt(np.sum(grey * (1 - grey))) / grey.size
+    assert abs(x.mean() - grey.mean()) < 4 * se
+
+
+def test_a_changed_draw_is_detected(monkeypatch):
+    original = data.binarize_test_images
+
+    def other_generator(x, *, seed):
+        return original(x, seed=seed + 1)
+
+    monkeypatch.setattr(data, "binarize_test_images", other_generator)
+    with pytest.raises(data.BinarizationChangedError, match="SHA-256") as info:
+        data.load_binarized_test(path=SUBSET)
+    assert "NumPy" in str(info.value)
+
+
+@pytest.mark.parametrize("limit", [0, -3, 2.5, True])
+def test_binarized_test_rejects_a_bad_limit(limit):
+    with pytest.raises(ValueError, match="limit"):
+        data.load_binarized_test(limit, path=SUBSET)
+
+
+def test_binarize_test_images_checks_its_input():
+    with pytest.raises(ValueError, match=r"x_test_uint8 must be a \(N, 28, 28\) uint8"):
+        data.binarize_test_images(np.zeros((2, 28, 28), np.float32))
+    with pytest.raises(ValueError, match="seed"):
+        data.binarize_test_images(np.zeros((2, 28, 28), np.uint8), seed=-1)

@@ -176,6 +176,268 @@ def test_real_data_floor_is_far_below_noise(subset_arrays):
     assert floor["fid"] * 10 < noise["fid"]
     assert floor["kid"] < noise["kid"]
     assert floor["modes"] == 10 and floor["inception_score"] > 8
+    # Real against real: both manifolds cover each other; noise covers none of the real images.
+    assert floor["precision"] > 0.7 and floor["recall"] > 0.7
+    assert noise["recall"] < 0.05
     with pytest.raises(ValueError, match="n must be"):
         metrics.real_data_floor(train, test, 10_000)
 
+
+
+# -- FID: exact for rank-deficient covariances, and checked inputs ---------------------------------
+
+
+def _orthonormal(rng, d, r):
+    q, _ = np.linalg.qr(rng.standard_normal((d, r)))
+    return q
+
+
+def test_fid_in_a_5d_subspace_of_128d_matches_the_closed_form(rng):
+    # S1 = Q diag(a) Q^T and S2 = Q diag(b) Q^T commute, so (S1 S2)^1/2 = Q diag(sqrt(ab)) Q^T and
+    # FID = |mu1 - mu2|^2 + sum (sqrt(a) - sqrt(b))^2, although both have rank 5 in 128 dimensions.
+    q = _orthonormal(rng, 128, 5)
+    a, b = rng.uniform(0.1, 4.0, 5), rng.uniform(0.1, 4.0, 5)
+    mu1, mu2 = rng.standard_normal(128), rng.standard_normal(128)
+    closed = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    got = metrics.frechet_distance_from_statistics(mu1, (q * a) @ q.T, mu2, (q * b) @ q.T)
+    assert abs(got - closed) / closed < 1e-8
+    # The same means: only the covariance term remains, still exact.
+    closed = np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    got = metrics.frechet_distance_from_statistics(mu1, (q * a) @ q.T, mu1, (q * b) @ q.T)
+    assert abs(got - closed) / closed < 1e-8
+
+
+def test_fid_of_sample_sets_in_one_subspace_equals_the_fid_of_their_coordinates(rng):
+    # Features Q c with c in R^5: the 128-D FID equals the 5-D FID of the coordinates, computed
+    # here with full-rank 5x5 covariances (sum of square roots of the eigenvalues of C1 C2).
+    q = _orthonormal(rng, 128, 5)
+    c1 = rng.standard_normal((300, 5)) @ rng.standard_normal((5, 5))
+    c2 = rng.standard_normal((200, 5)) @ rng.standard_normal((5, 5)) + 0.3
+    m1, m2 = c1.mean(0), c2.mean(0)
+    k1, k2 = np.cov(c1, rowvar=False), np.cov(c2, rowvar=False)
+    trace_sqrt = np.sum(np.sqrt(np.linalg.eigvals(k1 @ k2).real))
+    closed = np.sum((m1 - m2) ** 2) + np.trace(k1) + np.trace(k2) - 2 * trace_sqrt
+    got = metrics.frechet_distance(c1 @ q.T, c2 @ q.T)
+    assert abs(got - closed) / closed < 1e-8
+
+
+def test_fid_of_rank_deficient_identical_sets_is_zero(rng):
+    f = rng.standard_normal((50, 10)) @ _orthonormal(rng, 128, 10).T  # rank-10 covariance
+    assert abs(metrics.frechet_distance(f, f)) < 1e-10 * np.trace(np.cov(f, rowvar=False))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"sigma1": -np.eye(4)}, "sigma1 must be positive semi-definite"),
+        ({"sigma2": np.diag([1.0, 1.0, 1.0, -0.5])}, "sigma2 must be positive semi-definite"),
+        ({"sigma1": np.eye(4) + np.triu(np.ones((4, 4)), 1)}, "sigma1 must be symmetric"),
+        ({"sigma2": np.full((4, 4), np.nan)}, "sigma2 must be finite"),
+        ({"mu1": np.array([0.0, np.inf, 0.0, 0.0])}, "mu1 must be finite"),
+        ({"mu2": np.zeros(3)}, r"mu2 must have the shape of mu1, \(4,\)"),
+        ({"sigma1": np.eye(3)}, r"sigma1 must be a \(4, 4\) covariance"),
+        ({"mu1": np.zeros((2, 2))}, "mu1 must be a"),
+    ],
+)
+def test_fid_statistics_are_checked(change, message):
+    args = {"mu1": np.zeros(4), "sigma1": np.eye(4), "mu2": np.ones(4), "sigma2": 2 * np.eye(4)}
+    args.update(change)
+    with pytest.raises(ValueError, match=message):
+        metrics.frechet_distance_from_statistics(
+            args["mu1"], args["sigma1"], args["mu2"], args["sigma2"]
+        )
+
+
+def test_feature_arrays_are_checked_and_named(rng):
+    good = rng.standard_normal((10, 3))
+    bad = good.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="features_b must be finite"):
+        metrics.frechet_distance(good, bad)
+    with pytest.raises(ValueError, match="features_a must be finite"):
+        metrics.kernel_inception_distance(np.where(bad == bad, good, np.inf), good)
+    with pytest.raises(ValueError, match=r"features must be a \(N, d\) array"):
+        metrics.feature_statistics(good[:1])
+    with pytest.raises(ValueError, match="features_b has 4"):
+        metrics.frechet_distance(good, rng.standard_normal((10, 4)))
+    with pytest.raises(ValueError, match="seed"):
+        metrics.kernel_inception_distance(good, good, seed=-1)
+    with pytest.raises(ValueError, match="b must be finite"):
+        metrics.polynomial_kernel(good, bad)
+    with pytest.raises(ValueError, match="degree"):
+        metrics.polynomial_kernel(good, good, degree=0)
+    expected = (good @ good[:4].T / 3 + 1) ** 3
+    np.testing.assert_allclose(metrics.polynomial_kernel(good, good[:4]), expected)
+
+
+def test_probability_and_histogram_inputs_are_checked():
+    with pytest.raises(ValueError, match="probabilities must be finite"):
+        metrics.inception_score(np.full((4, 10), np.nan))
+    with pytest.raises(ValueError, match="histogram must hold fractions"):
+        metrics.mode_coverage(np.array([0.5, 1.5]))
+    with pytest.raises(ValueError, match="min_fraction"):
+        metrics.mode_coverage(np.array([0.5, 0.5]), min_fraction=0)
+    with pytest.raises(ValueError, match=r"histogram must be a non-empty \(K,\)"):
+        metrics.mode_coverage(np.ones((2, 2)) / 4)
+
+
+def test_image_inputs_are_checked():
+    images = np.zeros((2, 28, 28))
+    images[0, 3, 3] = np.nan
+    with pytest.raises(ValueError, match="images must be finite"):
+        metrics.classifier_outputs(images)
+    with pytest.raises(ValueError, match="batch_size"):
+        metrics.classifier_outputs(np.zeros((2, 28, 28)), batch_size=0)
+    with pytest.raises(ValueError, match="samples must be finite"):
+        metrics.sample_quality(images, np.zeros((2, 28, 28)))
+
+
+# -- precision and recall ------------------------------------------------------------------------
+
+
+def _brute_force_precision_recall(real, fake, k):
+    from scipy.spatial.distance import cdist
+
+    def radii(x):
+        return np.sort(cdist(x, x), axis=1)[:, k]  # column 0 is the point itself
+
+    cross = cdist(fake, real)
+    precision = np.mean(np.any(cross <= radii(real)[None, :], axis=1))
+    recall = np.mean(np.any(cross.T <= radii(fake)[None, :], axis=1))
+    return precision, recall
+
+
+def test_precision_recall_matches_a_brute_force_computation_in_small_chunks(rng, monkeypatch):
+    real = rng.standard_normal((120, 6))
+    fake = rng.standard_normal((90, 6)) * 1.3 + 0.4
+    expected = _brute_force_precision_recall(real, fake, 3)
+    assert 0 < expected[0] < 1 and 0 < expected[1] < 1  # a case that tests something
+    got = metrics.precision_recall(real, fake)
+    assert (got["precision"], got["recall"]) == pytest.approx(expected, abs=1e-12)
+    monkeypatch.setattr(metrics, "_chunk_rows", lambda n_columns, budget_bytes=0: 7)
+    chunked = metrics.precision_recall(real, fake)
+    assert chunked == got
+    expected_k5 = _brute_force_precision_recall(real, fake, 5)
+    got_k5 = metrics.precision_recall(real, fake, k=5)
+    assert (got_k5["precision"], got_k5["recall"]) == pytest.approx(expected_k5, abs=1e-12)
+
+
+def test_precision_recall_of_a_set_with_itself_is_one(rng):
+    f = rng.standard_normal((300, 128)) * rng.uniform(0.1, 10, 128)
+    assert metrics.precision_recall(f, f) == {"precision": 1.0, "recall": 1.0}
+    assert metrics.precision_recall(f, f[::-1].copy(), k=1) == {"precision": 1.0, "recall": 1.0}
+
+
+def test_precision_recall_of_a_collapsed_generator(rng):
+    # Ten well-separated clusters of real features; the "generator" samples only cluster 0.
+    # A fair generator (fresh samples of all clusters) is the yardstick: with finite samples
+    # in several dimensions neither number reaches 1 even for the true distribution.
+    centres = rng.standard_normal((10, 4)) * 20
+    labels = np.arange(2000) % 10
+    real = centres[labels] + rng.standard_normal((2000, 4))
+    collapsed = metrics.precision_recall(real, centres[0] + rng.standard_normal((500, 4)))
+    fair_samples = centres[np.arange(500) % 10] + rng.standard_normal((500, 4))
+    fair = metrics.precision_recall(real, fair_samples)
+    assert collapsed["precision"] > 0.85 and fair["precision"] > 0.85  # samples look real...
+    assert fair["recall"] > 0.8
+    assert collapsed["recall"] < 0.15  # ...but the collapsed ones cover one class of ten
+    assert collapsed["recall"] <= np.mean(labels == 0) + 1e-12  # only cluster 0 can be covered
+
+
+def test_precision_recall_of_far_shifted_samples_is_zero(rng):
+    real = rng.standard_normal((400, 16))
+    fake = rng.standard_normal((400, 16)) + 100.0
+    assert metrics.precision_recall(real, fake) == {"precision": 0.0, "recall": 0.0}
+
+
+def test_precision_recall_subsamples_with_max_points(rng):
+    real, fake = rng.standard_normal((500, 4)), rng.standard_normal((300, 4))
+    a = metrics.precision_recall(real, fake, max_points=100, seed=1)
+    assert a == metrics.precision_recall(real, fake, max_points=100, seed=1)
+    # Fractions of 100 points each.
+    assert a["precision"] * 100 == pytest.approx(round(a["precision"] * 100))
+    assert a["recall"] * 100 == pytest.approx(round(a["recall"] * 100))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"k": 0}, "k must be a positive int"),
+        ({"k": True}, "k must be a positive int"),
+        ({"k": 2.0}, "k must be a positive int"),
+        ({"k": 10}, "k must be smaller than the number of points"),
+        ({"max_points": 0}, "max_points must be a positive int"),
+        ({"max_points": 3}, "k must be smaller"),
+        ({"seed": -2}, "seed must be a non-negative int"),
+    ],
+)
+def test_precision_recall_checks_its_arguments(rng, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.precision_recall(
+            rng.standard_normal((10, 2)), rng.standard_normal((12, 2)), **kwargs
+        )
+
+
+def test_precision_recall_checks_its_features(rng):
+    good = rng.standard_normal((10, 2))
+    with pytest.raises(ValueError, match="fake_features must be finite"):
+        metrics.precision_recall(good, np.full((10, 2), np.inf))
+    with pytest.raises(ValueError, match=r"real_features must be a \(N, d\) array"):
+        metrics.precision_recall(good[:, 0], good)
+    with pytest.raises(ValueError, match="feature sizes differ"):
+        metrics.precision_recall(good, rng.standard_normal((10, 3)))
+
+
+# -- random reference subsets ---------------------------------------------------------------------
+
+
+def test_real_data_floor_draws_random_subsets_of_both_sets(monkeypatch):
+    # Images whose pixel (0, 0) holds their row index, to see which rows were used.
+    train = np.zeros((300, 28, 28), "float32")
+    test = np.zeros((200, 28, 28), "float32")
+    train[:, 0, 0] = np.arange(300) / 1000
+    test[:, 0, 0] = np.arange(200) / 1000
+    seen = []
+    monkeypatch.setattr(metrics, "sample_quality", lambda s, r, **kw: seen.append((s, r, kw)) or {})
+    metrics.real_data_floor(train, test, 50, seed=3)
+    metrics.real_data_floor(train, test, 50, seed=3)
+    metrics.real_data_floor(train, test, 50, seed=4)
+    rows = [(np.round(s[:, 0, 0] * 1000).astype(int), np.round(r[:, 0, 0] * 1000).astype(int))
+            for s, r, _ in seen]
+    for train_rows, test_rows in rows:
+        assert len(set(train_rows)) == len(set(test_rows)) == 50  # without replacement
+    assert not np.array_equal(np.sort(rows[0][1]), np.arange(50))  # not the prefix test[:50]
+    assert rows[0][1].max() >= 100  # drawn from the whole test set, not its first half
+    np.testing.assert_array_equal(rows[0][1], rows[1][1])  # seeded
+    assert not np.array_equal(rows[0][1], rows[2][1])
+    assert seen[0][2]["seed"] == 3
+
+
+def test_real_data_floor_checks_its_arguments():
+    train, test = np.zeros((30, 28, 28)), np.zeros((20, 28, 28))
+    with pytest.raises(ValueError, match=r"n must be an int in \[2, 20\]"):
+        metrics.real_data_floor(train, test, 21)
+    with pytest.raises(ValueError, match="seed"):
+        metrics.real_data_floor(train, test, 10, seed=-1)
+    with pytest.raises(ValueError, match="test_images must have shape"):
+        metrics.real_data_floor(train, np.zeros((20, 784)), 10)
+
+
+def test_fid_callback_uses_a_seeded_random_reference_subset(subset_arrays):
+    x = subset_arrays["x_test"].astype("float32")[..., None] / 255.0
+    y = subset_arrays["y_test"]
+    callback = metrics.FIDCallback(x, labels=y, n=40, seed=5)
+    rows = callback.reference_indices
+    assert len(rows) == 40 and len(set(rows)) == 40 and rows.max() >= 250
+    assert not np.array_equal(rows, np.arange(40))
+    np.testing.assert_array_equal(callback.labels, y[rows])
+    np.testing.assert_allclose(callback.reference_features, metrics.classifier_features(x[rows]))
+    np.testing.assert_array_equal(metrics.FIDCallback(x[:100], n=40, seed=5).reference_indices,
+                                  metrics.FIDCallback(x[:100], n=40, seed=5).reference_indices)
+    assert len(metrics.FIDCallback(x[:30]).reference_features) == 30  # n=None: all of them
+    with pytest.raises(ValueError, match="n must be at most the 30 reference images"):
+        metrics.FIDCallback(x[:30], n=31)
+    with pytest.raises(ValueError, match="labels must have one entry per reference image"):
+        metrics.FIDCallback(x[:30], labels=y[:29])
+    with pytest.raises(ValueError, match="reference must be finite"):
+        metrics.FIDCallback(np.full((3, 28, 28), np.nan))

@@ -13,6 +13,9 @@ Submodules, by concept:
 - ``utils.data``: MNIST with SHA-256 verification, binarization, validation split, smoke-size limits.
 - ``utils.architectures``: the dense and convolutional encoder/decoder builders.
 - ``utils.evaluation``: reconstruction errors, the PCA baseline, linear probes.
+- ``utils.likelihood``: likelihood units (nats, bits/dim), Bernoulli/Gaussian log-likelihoods, the
+  Gaussian KL, log-mean-exp, and the 8-bit protocol of flows and diffusion (uniform dequantization,
+  bits/dim in 8-bit space).
 - ``utils.training``: compile-and-fit helpers with timing.
 - ``utils.vae``: the Sampling layer (reparameterization trick), KL and log-likelihoods, the VAE
   model, importance-weighted NLL.
@@ -48,6 +51,7 @@ _EXPORTS = {
     "show_parameters": "runtime",
     "timed": "runtime",
     "load_mnist": "data",
+    "load_binarized_test": "data",
     "DynamicBinarization": "data",
     "MNISTNotFoundError": "data",
     "MNISTChecksumError": "data",
@@ -57,6 +61,7 @@ _EXPORTS = {
 _SUBMODULES = {
     "runtime", "data", "architectures", "evaluation", "plotting", "run", "training", "vae",
     "metrics", "gan", "autodiff", "backend", "pixelcnn", "student", "checks", "contract",
+    "likelihood",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

@@ -15,6 +15,9 @@ Every file is checked array by array against the SHA-256 of ``array.tobytes()`` 
 dataset (LeCun, Cortes and Burges, *The MNIST database of handwritten digits*). A missing or corrupt
 file raises an error that names the file and says how to fix it; nothing is silently substituted.
 
+The course's fixed binarized test set, on which every binary NLL is reported, is
+:func:`load_binarized_test` (one Bernoulli draw with :data:`BINARIZATION_SEED`, checked by SHA-256).
+
 The repository also ships ``data/mnist_subset.npz``: the first 1,000 training and the first 500 test
 images of the same arrays (about 0.3 MB), verified by its own hashes, for unit tests. Pass it as
 ``path=`` explicitly; it is never used in place of the full set.
@@ -54,6 +57,14 @@ SUBSET_SHA256 = {
 
 BINARIZATIONS = (None, "threshold", "bernoulli")
 
+#: Seed of the course's one fixed binarization of the MNIST test set (:func:`load_binarized_test`).
+BINARIZATION_SEED = 0
+#: SHA-256 of ``np.packbits(bits)``, ``bits`` the (10000, 28, 28) uint8 array of 0/1 pixels
+#: (C order) of the binarized full test set. Recorded once; checked at every call.
+BINARIZED_TEST_SHA256 = "2582a64400ea9e480746319c42aa6e54f27986287f0312fdb4167abfb7a8dfea"
+#: The same for the 500 test images of the committed subset (the first 500 images of the same draw).
+BINARIZED_SUBSET_TEST_SHA256 = "121bf846bef56aa49204a296b3a3f11e65bc8da13f86c2aeae2e965095b30fe1"
+
 
 class MNISTNotFoundError(FileNotFoundError):
     """No MNIST file could be found (and downloading was not possible or not allowed)."""
@@ -61,6 +72,14 @@ class MNISTNotFoundError(FileNotFoundError):
 
 class MNISTChecksumError(ValueError):
     """An MNIST file exists but its arrays are not the published ones (corrupt, truncated, other)."""
+
+
+class BinarizationChangedError(RuntimeError):
+    """The fixed binarized test set no longer matches its recorded SHA-256.
+
+    The MNIST file verified, so NumPy's random generator (or its ``integers`` algorithm) produced a
+    different draw from the one the course's numbers were reported on.
+    """
 
 
 def repository_root() -> Path:
@@ -317,6 +336,93 @@ def load_mnist(
         rng = np.random.default_rng(binarize_seed)
         images = (rng.random(images.shape, dtype=np.float32) < images).astype(np.float32)
     return images, y.astype(np.int64)
+
+
+def binarize_test_images(x_test_uint8, *, seed=BINARIZATION_SEED):
+    """The course's Bernoulli draw of 8-bit test images: 1 with probability ``x / 255``.
+
+    Each pixel becomes ``u < x`` with ``u`` uniform on the integers {0, ..., 254}, drawn in C order
+    by ``numpy.random.default_rng(seed).integers(0, 255, dtype=uint8)``: ``P(1) = x / 255`` exactly,
+    with integer arithmetic only (no float rounding). Draws are consumed pixel by pixel, so the
+    binarization of the first ``n`` images does not depend on how many images follow.
+
+    Args:
+        x_test_uint8: (N, 28, 28) uint8 grey levels.
+        seed: non-negative int; :data:`BINARIZATION_SEED` is the course's protocol.
+
+    Returns:
+        (N, 28, 28) uint8 array of 0/1 pixels.
+
+    Raises:
+        ValueError: not a (N, 28, 28) uint8 array, or a bad seed.
+    """
+    x = np.asarray(x_test_uint8)
+    if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
+        raise ValueError(
+            f"x_test_uint8 must be a (N, 28, 28) uint8 array, got shape {x.shape} and dtype "
+            f"{x.dtype}."
+        )
+    seed = _check_int("seed", seed, 0)
+    u = np.random.default_rng(seed).integers(0, 255, size=x.shape, dtype=np.uint8)
+    return (u < x).astype(np.uint8)
+
+
+def _binarized_sha256(bits: np.ndarray) -> str:
+    packed = np.packbits(np.ascontiguousarray(bits, dtype=np.uint8))
+    return hashlib.sha256(packed.tobytes()).hexdigest()
+
+
+def load_binarized_test(limit: int | None = None, *, path: str | os.PathLike | None = None):
+    """The course's binarized MNIST test set: one fixed Bernoulli draw, the same everywhere.
+
+    Every binary negative log-likelihood of the course is reported on these images: chapters 00
+    (independent pixels, mixtures), 02 (VAE, IWAE bound), 05 (PixelCNN) and 06 report their test
+    NLLs on exactly this draw, so differences between models are *paired* (the per-image noise of
+    the binarization cancels) and numbers of different chapters are comparable. Models are trained
+    with dynamic binarization (:class:`DynamicBinarization`); only the test set is fixed, as in the
+    binarized-MNIST protocol of Burda, Grosse and Salakhutdinov (2016, section 5).
+
+    The draw: pixel ``x`` in {0..255} becomes 1 with probability ``x / 255``
+    (:func:`binarize_test_images` with :data:`BINARIZATION_SEED`, computed on the whole split
+    before ``limit`` is applied). The full draw is checked against :data:`BINARIZED_TEST_SHA256`
+    (the subset file against :data:`BINARIZED_SUBSET_TEST_SHA256`) at every call, so it is
+    identical across runs, machines and NumPy versions, or the call fails.
+
+    Args:
+        limit: keep the first ``limit`` images of the fixed draw (smoke runs use a subset of the
+            very images of the full protocol); None keeps all 10,000.
+        path: an explicit ``.npz`` file; :func:`subset_path` gives the committed subset, whose 500
+            test images are binarized identically to the first 500 of the full set (for unit
+            tests). None searches as documented in this module.
+
+    Returns:
+        ``(x, y)``: ``x`` float32 (N, 28, 28, 1) with values exactly 0 or 1; ``y`` int64 (N,) digit
+        labels 0..9. N is 10,000 (500 for the subset file), or ``min(limit, that)``.
+
+    Raises:
+        ValueError: ``limit`` is not None or a positive int.
+        MNISTNotFoundError, MNISTChecksumError: see :func:`read_mnist_arrays`.
+        BinarizationChangedError: the draw differs from the recorded one (NumPy's generator
+            changed); the course's reported NLLs were computed on the recorded draw.
+    """
+    if limit is not None:
+        limit = _check_int("limit", limit, 1)
+    arrays = read_mnist_arrays(path)
+    x, y = arrays["x_test"], arrays["y_test"]
+    bits = binarize_test_images(x, seed=BINARIZATION_SEED)
+    full = len(x) == MNIST_SIZES["test"]
+    expected = BINARIZED_TEST_SHA256 if full else BINARIZED_SUBSET_TEST_SHA256
+    digest = _binarized_sha256(bits)
+    if digest != expected:
+        raise BinarizationChangedError(
+            f"the binarized MNIST test set ({len(x)} images, seed {BINARIZATION_SEED}) has SHA-256 "
+            f"{digest}, expected {expected}. The MNIST file verified, so numpy {np.__version__}'s "
+            "default_rng().integers draws differently from the version the course recorded. "
+            "Install the NumPy of requirements.txt; do not report NLLs on a different draw."
+        )
+    if limit is not None:
+        bits, y = bits[:limit], y[:limit]
+    return bits.astype(np.float32)[..., None], y.astype(np.int64)
 
 
 def _dynamic_binarization_base():

@@ -9,14 +9,15 @@ Units:
   the measure of Hinton and Salakhutdinov (2006, Fig. 2), who report 3.00 for a 30-unit deep
   autoencoder and 13.87 for 30-component PCA on the MNIST test set;
 - binary cross-entropy and Bernoulli negative log-likelihood: nats per image (divide by
-  ``784 * ln 2`` for bits per dimension).
+  ``784 * ln 2`` for bits per dimension: :func:`utils.likelihood.nats_to_bits_per_dim`, re-exported
+  here as ``nats_to_bits_per_dim``).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from .likelihood import nats_to_bits_per_dim  # noqa: F401  (utils.evaluation.<name> keeps working)
 
 
 def _pair(x, x_hat):
@@ -72,17 +73,6 @@ def per_image_binary_cross_entropy(x, x_hat, eps=1e-7):
         raise ValueError("x and x_hat must hold values in [0, 1].")
     p = np.clip(x_hat, eps, 1.0 - eps)
     return -np.sum(x * np.log(p) + (1.0 - x) * np.log1p(-p), axis=1)
-
-
-def nats_to_bits_per_dim(nats_per_image, dims=784):
-    """Convert nats per image to bits per dimension: ``nats / (dims * ln 2)``.
-
-    Raises:
-        ValueError: ``dims`` is not a positive int.
-    """
-    if not isinstance(dims, int) or dims < 1:
-        raise ValueError(f"dims must be a positive int, got {dims!r}.")
-    return np.asarray(nats_per_image, dtype=np.float64) / (dims * math.log(2.0))
 
 
 def pca_reconstruction(x_train, x_eval, n_components):

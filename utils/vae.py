@@ -17,7 +17,6 @@ References:
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import keras
@@ -27,87 +26,16 @@ from keras import ops
 from .checks import check_images, check_labels, check_seed, positive_int
 from .contract import GenerativeModel
 from .data import DynamicBinarization
+from .likelihood import (  # noqa: F401  (re-exported: utils.vae.<name> keeps working)
+    LOG_2PI,
+    bernoulli_log_likelihood,
+    gaussian_log_likelihood,
+    kl_divergence_standard_normal,
+    log_mean_exp,
+    nats_to_bits_per_dim,
+    standard_normal_log_density,
+)
 from .runtime import timed
-
-LOG_2PI = math.log(2.0 * math.pi)
-
-
-def _sum_over_features(values):
-    """Sum every axis but the first: (B, ...) -> (B,)."""
-    rank = len(values.shape)
-    if rank < 2:
-        return values
-    return ops.sum(values, axis=tuple(range(1, rank)))
-
-
-def _same_shape(name_a, a, name_b, b):
-    if tuple(a.shape) != tuple(b.shape):
-        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}.")
-
-
-def kl_divergence_standard_normal(mean, log_var):
-    """Closed-form ``KL(N(mean, diag(exp(log_var))) || N(0, I))`` of each example, in nats.
-
-    ``KL = 0.5 * sum_j (exp(log_var_j) + mean_j**2 - 1 - log_var_j)`` (Kingma and Welling 2014,
-    appendix B / eq. 10).
-
-    Args:
-        mean: (B, d) float tensor, the posterior means.
-        log_var: (B, d) float tensor, the posterior log-variances.
-
-    Returns:
-        (B,) float tensor of non-negative KL divergences in nats.
-
-    Raises:
-        ValueError: ``mean`` and ``log_var`` shapes differ.
-    """
-    _same_shape("mean", mean, "log_var", log_var)
-    return 0.5 * _sum_over_features(ops.exp(log_var) + ops.square(mean) - 1.0 - log_var)
-
-
-def bernoulli_log_likelihood(x, logits):
-    """``log p(x | logits)`` of each example under independent Bernoulli pixels, in nats.
-
-    ``log p = sum_i [x_i * l_i - softplus(l_i)]``, the numerically stable form of
-    ``x log sigmoid(l) + (1 - x) log(1 - sigmoid(l))``.
-
-    Args:
-        x: (B, ...) targets in [0, 1] (binary for a true likelihood).
-        logits: (B, ...) decoder logits, same shape.
-
-    Returns:
-        (B,) float tensor, nats per example (<= 0 for binary x).
-
-    Raises:
-        ValueError: shapes differ.
-    """
-    _same_shape("x", x, "logits", logits)
-    x = ops.cast(x, logits.dtype)
-    return _sum_over_features(x * logits - ops.softplus(logits))
-
-
-def gaussian_log_likelihood(x, mean, log_var):
-    """``log N(x; mean, diag(exp(log_var)))`` of each example, in nats.
-
-    Args:
-        x: (B, ...) values.
-        mean: (B, ...) means, same shape.
-        log_var: log-variances, same shape as ``x`` or broadcastable to it (e.g. a scalar).
-
-    Returns:
-        (B,) float tensor, nats per example.
-
-    Raises:
-        ValueError: ``x`` and ``mean`` shapes differ.
-    """
-    _same_shape("x", x, "mean", mean)
-    log_var = ops.broadcast_to(ops.cast(log_var, mean.dtype), ops.shape(mean))
-    return -0.5 * _sum_over_features(LOG_2PI + log_var + ops.square(x - mean) / ops.exp(log_var))
-
-
-def standard_normal_log_density(z):
-    """``log N(z; 0, I)`` of each example, in nats. z: (B, d) -> (B,)."""
-    return -0.5 * _sum_over_features(LOG_2PI + ops.square(z))
 
 
 @keras.saving.register_keras_serializable(package="course")
@@ -442,12 +370,9 @@ def importance_weighted_nll(model, x, k, *, condition=None, batch_size=None, see
             log_qz = -0.5 * ops.sum(LOG_2PI + ops.expand_dims(log_var, 1) + ops.square(eps), axis=-1)
             log_w.append(ops.convert_to_numpy(ops.reshape(log_px_z + log_pz, (b, kc)) - log_qz))
         log_w = np.concatenate(log_w, axis=1).astype(np.float64)
-        peak = log_w.max(axis=1, keepdims=True)
-        log_px = peak[:, 0] + np.log(np.mean(np.exp(log_w - peak), axis=1))
-        out[start : start + b] = -log_px
+        out[start : start + b] = -log_mean_exp(log_w, axis=1)
     if return_bits:
-        dims = int(np.prod(x.shape[1:]))
-        return out, out / (dims * math.log(2.0))
+        return out, nats_to_bits_per_dim(out, dims=int(np.prod(x.shape[1:])))
     return out
 
 
