@@ -4,8 +4,8 @@ Every chapter notebook starts with ``import utils``. Importing the package impor
 modules that define the course's models and layers (VAE, GAN, PixelCNN, ...), so that they are
 registered with Keras' serialization: ``import utils`` followed by
 ``keras.saving.load_model("model.keras")`` loads any course model in a fresh process. Before
-Keras starts its backend, TensorFlow's C++ start-up messages are turned down
-(``TF_CPP_MIN_LOG_LEVEL=2`` unless set). The other submodules load on first use.
+Keras starts its backend, TensorFlow's C++ messages are turned down (``TF_CPP_MIN_LOG_LEVEL=3``
+unless set; its fixed start-up lines are filtered out). The other submodules load on first use.
 
 Submodules, by concept:
 
@@ -36,8 +36,11 @@ Submodules, by concept:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import sys
+import tempfile
 
 __version__ = "0.1.0"
 
@@ -70,14 +73,45 @@ __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 _MODEL_MODULES = ("vae", "gan", "pixelcnn")
 
 
-def _register_models():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # must precede TensorFlow's first import
+# Lines TensorFlow's C++ runtime prints on every start whatever TF_CPP_MIN_LOG_LEVEL says; dropped
+# from the import's native stderr (anything else it prints is passed on).
+_STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "cudart_stub.cc", "cuda drivers",
+                  "oneDNN custom operations", "TF_ENABLE_ONEDNN_OPTS")
+
+
+@contextlib.contextmanager
+def _filtered_native_stderr():
+    """Capture file descriptor 2 (C++ writes there, not to sys.stderr) and pass on all but the noise."""
     try:
-        import keras
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2 (an embedded interpreter): leave it
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines()
+                    if line.strip() and not any(noise in line for noise in _STARTUP_NOISE)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+def _register_models():
+    # TensorFlow reads these once, at its first import: errors such as "failed call to cuInit" on a
+    # machine without a GPU and grappler's "remapper failed" are level-2 C++ logs that no Python
+    # code can catch. Set TF_CPP_MIN_LOG_LEVEL=0 before `import utils` to see everything.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        with _filtered_native_stderr():
+            import keras
     except ImportError as error:  # pragma: no cover - an environment without the requirements
-        raise ImportError(
-            "the course needs Keras 3: pip install -r requirements.txt (see README)."
-        ) from error
+        raise ImportError("the course needs Keras 3: pip install -r requirements.txt (see README).") from error
     if int(keras.__version__.split(".")[0]) < 3:
         raise ImportError(f"the course needs Keras 3, found Keras {keras.__version__}: pip install -r requirements.txt.")
     for name in _MODEL_MODULES:

@@ -39,6 +39,7 @@ import math
 import numbers
 
 import numpy as np
+from .checks import positive_int
 
 LOG_2PI = math.log(2.0 * math.pi)
 LN2 = math.log(2.0)
@@ -54,7 +55,6 @@ _CONCRETE = (np.ndarray, np.generic, numbers.Number, list, tuple)
 
 
 def _positive_int(name, value):
-    from .runtime import positive_int
 
     return positive_int(name, value)
 

@@ -52,6 +52,7 @@ import numpy as np
 import scipy.linalg
 
 from .data import data_dir
+from .checks import positive_int
 
 CLASSIFIER_FILE = "mnist_classifier.weights.h5"
 CLASSIFIER_CARD = "mnist_classifier.json"
@@ -180,7 +181,6 @@ def classifier_outputs(images, *, batch_size=1000, classifier=None):
     """
     import keras
 
-    from .runtime import positive_int
 
     batch_size = positive_int("batch_size", batch_size)
     x = _as_images(images)
@@ -379,7 +379,6 @@ def polynomial_kernel(a, b, *, degree=3, gamma=None, coef0=1.0):
     Raises:
         ValueError: bad shapes, NaN/inf, different feature sizes, or a bad degree/gamma/coef0.
     """
-    from .runtime import positive_int
 
     a, b = _features("a", a, min_rows=1), _features("b", b, min_rows=1)
     _same_width("a", a, "b", b)
@@ -507,7 +506,6 @@ def precision_recall(real_features, fake_features, *, k=3, max_points=None, seed
         ValueError: bad feature arrays (not 2-D, NaN/inf, different sizes), ``k`` not a positive
             int or not smaller than each set, a bad ``max_points`` or ``seed``.
     """
-    from .runtime import positive_int
 
     real = _features("real_features", real_features)
     fake = _features("fake_features", fake_features)
@@ -658,7 +656,6 @@ def sample_quality(samples, reference, *, kid_subsets=10, kid_subset_size=1000, 
         ValueError: see :func:`classifier_outputs`, :func:`kernel_inception_distance` and
             :func:`precision_recall` (e.g. ``pr_k`` not smaller than N and M).
     """
-    from .runtime import positive_int
 
     positive_int("pr_k", pr_k)
     fs, ps = classifier_outputs(_as_images(samples, "samples"), classifier=classifier)
@@ -767,7 +764,6 @@ class FIDCallback(_callback_base()):
 
     def __init__(self, reference, *, every=1, labels=None, seed=0, n=None):
         super().__init__()
-        from .runtime import positive_int
 
         positive_int("every", every)
         seed = _seed(seed)

@@ -13,4 +13,3 @@ import os
 os.environ.setdefault("COURSE_SMOKE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ["COURSE_NO_DOWNLOAD"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -221,7 +221,6 @@ def execute(notebook, *, smoke=False, parameters=None, output=None, timeout=1800
     os.environ["COURSE_SMOKE"] = "1" if smoke else "0"
     os.environ["MPLBACKEND"] = INLINE_BACKEND
     os.environ[BACKEND_ENV] = requested
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     start = time.perf_counter()
     try:
         papermill.execute_notebook(

@@ -21,7 +21,6 @@ import platform
 import re
 import time
 
-from .checks import positive_int  # noqa: F401  (re-exported until every caller imports utils.checks)
 
 SMOKE_ENV = "COURSE_SMOKE"
 
