@@ -11,7 +11,10 @@ from utils import architectures as A
 @pytest.mark.parametrize("k", [2, 30])
 def test_dense_and_conv_shapes(k):
     x = np.random.default_rng(0).random((5, 28, 28, 1)).astype("float32")
-    for enc, dec in [(A.build_dense_encoder(k), A.build_dense_decoder(k)), (A.build_conv_encoder(k), A.build_conv_decoder(k))]:
+    for enc, dec in [
+        (A.build_dense_encoder(k), A.build_dense_decoder(k)),
+        (A.build_conv_encoder(k), A.build_conv_decoder(k)),
+    ]:
         z = enc.predict(x, verbose=0)
         assert z.shape == (5, k)
         out = dec.predict(z, verbose=0)
@@ -40,7 +43,11 @@ def test_conv_encoder_layer_sizes():
         (A.build_dense_decoder, {"latent_dim": 3, "hidden_units": (0,)}, "hidden_units"),
         (A.build_conv_encoder, {"latent_dim": 3, "image_shape": (30, 30, 1)}, "divisible by 4"),
         (A.build_conv_decoder, {"latent_dim": 3, "filters": ()}, "at least one"),
-        (A.build_conv_encoder, {"latent_dim": 3, "image_shape": (28, 28)}, "height, width, channels"),
+        (
+            A.build_conv_encoder,
+            {"latent_dim": 3, "image_shape": (28, 28)},
+            "height, width, channels",
+        ),
     ],
 )
 def test_builders_reject_bad_arguments(build, kwargs, message):
@@ -52,7 +59,9 @@ def test_autoencoder_rejects_mismatched_parts():
     with pytest.raises(ValueError, match="expects"):
         A.build_autoencoder(A.build_dense_encoder(3), A.build_dense_decoder(4))
     with pytest.raises(ValueError, match="takes"):
-        A.build_autoencoder(A.build_dense_encoder(3), A.build_dense_decoder(3, image_shape=(8, 8, 1)))
+        A.build_autoencoder(
+            A.build_dense_encoder(3), A.build_dense_decoder(3, image_shape=(8, 8, 1))
+        )
     with pytest.raises(ValueError, match="keras.Model"):
         A.build_autoencoder("encoder", A.build_dense_decoder(3))
 
@@ -64,7 +73,9 @@ def test_autoencoder_survives_keras_save_and_load(tmp_path):
     path = tmp_path / "ae.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6
+    )
     assert loaded.get_layer("conv_encoder").output.shape[1:] == (5,)
 
 
@@ -72,7 +83,9 @@ def test_training_reduces_reconstruction_loss():
     utils.set_seed(0)
     x, _ = utils.load_mnist("train", limit=256, path=utils.data.subset_path())
     model = A.build_autoencoder(A.build_dense_encoder(8, (64,)), A.build_dense_decoder(8, (64,)))
-    history = utils.training.fit_reconstruction(model, x, epochs=5, batch_size=32, verbose=0, label="test")
+    history = utils.training.fit_reconstruction(
+        model, x, epochs=5, batch_size=32, verbose=0, label="test"
+    )
     losses = history.history["loss"]
     assert losses[-1] < 0.8 * losses[0]
 

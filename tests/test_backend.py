@@ -80,10 +80,13 @@ def test_value_and_gradients_of_a_quadratic_and_its_aux():
 
 
 def test_variable_updates_inside_a_gradient_are_kept():
-    """Batch-norm statistics and seed-generator states assigned inside ``fn`` reach the variables."""
+    """Batch-norm statistics and seed-generator states assigned inside ``fn`` reach the
+    variables."""
     keras.utils.set_random_seed(0)
     inputs = keras.Input((2,))
-    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.BatchNormalization(momentum=0.5)(inputs)))
+    model = keras.Model(
+        inputs, keras.layers.Dense(1)(keras.layers.BatchNormalization(momentum=0.5)(inputs))
+    )
     seeds = keras.random.SeedGenerator(3)
     x = np.array([[1.0, 2.0], [3.0, 6.0]], "float32")
     state_before = ops.convert_to_numpy(seeds.state).copy()
@@ -101,10 +104,16 @@ def test_variable_updates_inside_a_gradient_are_kept():
 def test_gan_fit_carries_both_optimizers_batch_norm_and_noise_state():
     """Under every backend's ``fit``: both optimizers step, BN statistics and the noise move on."""
     keras.utils.set_random_seed(0)
-    model = gan.GAN(gan.build_dcgan_generator(8, filters=4), gan.build_dcgan_discriminator(filters=4), seed=0)
+    model = gan.GAN(
+        gan.build_dcgan_generator(8, filters=4), gan.build_dcgan_discriminator(filters=4), seed=0
+    )
     model.compile()
     images = np.random.default_rng(0).random((64, 28, 28, 1)).astype("float32")
-    bn = next(layer for layer in model.generator.layers if isinstance(layer, keras.layers.BatchNormalization))
+    bn = next(
+        layer
+        for layer in model.generator.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )
     mean_before = ops.convert_to_numpy(bn.moving_mean).copy()
     seed_before = ops.convert_to_numpy(model.seed_generator.state).copy()
     for epoch in (1, 2):

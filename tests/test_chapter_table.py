@@ -19,13 +19,19 @@ def _fake_chapter(path, *, mode="full", metrics=None, info=True):
     """A chapter notebook carrying a recorded run (no execution needed)."""
     nb = new_notebook(cells=[new_markdown_cell("# Chapter"), new_code_cell("x = 1")])
     nb.metadata["course"] = {
-        "mode": mode, "parameters": {"N": 10000, "KS": [1, 10]}, "duration_s": 90.0,
-        "versions": {}, "source_sha256": run.source_hash(nb),
+        "mode": mode,
+        "parameters": {"N": 10000, "KS": [1, 10]},
+        "duration_s": 90.0,
+        "versions": {},
+        "source_sha256": run.source_hash(nb),
         "metrics": metrics if metrics is not None else {"nll": {"value": 81.234, "unit": "nats"}},
     }
     if info:
-        nb.metadata["course_chapter"] = {"family": "flows", "summary": "a | b",
-                                         "headline": "NLL {nll:.1f} {unit[nll]}"}
+        nb.metadata["course_chapter"] = {
+            "family": "flows",
+            "summary": "a | b",
+            "headline": "NLL {nll:.1f} {unit[nll]}",
+        }
     nbformat.write(nb, str(path))
     return path
 
@@ -59,10 +65,14 @@ def test_table_rows_planned_chapters_and_order(tmp_path):
     assert lines[:2] == run.TABLE_HEADER.splitlines()
     numbers = [line.split("|")[1].strip().lstrip("[")[:2] for line in lines[2:]]
     assert numbers == sorted(numbers) == ["04", "06", "07", "08"]
-    assert lines[2] == ("| [04_normalizing_flows](chapters/04_normalizing_flows.ipynb) | flows "
-                        "| a \\| b | 1.5 | NLL 81.2 nats |")
-    assert lines[3] == ("| 06_boltzmann_machines | energy-based | RBM, CD-k, PCD, deep belief "
-                        "nets, AIS | — | planned |")
+    assert lines[2] == (
+        "| [04_normalizing_flows](chapters/04_normalizing_flows.ipynb) | flows "
+        "| a \\| b | 1.5 | NLL 81.2 nats |"
+    )
+    assert lines[3] == (
+        "| 06_boltzmann_machines | energy-based | RBM, CD-k, PCD, deep belief "
+        "nets, AIS | — | planned |"
+    )
 
 
 def test_rows_refuse_incomplete_chapters(tmp_path):
@@ -80,10 +90,13 @@ def test_minutes_round_half_up():
 
 
 def test_render_headline_fields_and_errors():
-    course = {"metrics": {"fid": {"value": 43.0546, "unit": "FID"}},
-              "parameters": {"N_EVAL": 10000, "KS": [1, 100, 1000]}}
-    text = run.render_headline("N={parameters[N_EVAL]:,} k={parameters[KS][2]}: "
-                               "{fid:.1f} {unit[fid]}", course)
+    course = {
+        "metrics": {"fid": {"value": 43.0546, "unit": "FID"}},
+        "parameters": {"N_EVAL": 10000, "KS": [1, 100, 1000]},
+    }
+    text = run.render_headline(
+        "N={parameters[N_EVAL]:,} k={parameters[KS][2]}: {fid:.1f} {unit[fid]}", course
+    )
     assert text == "N=10,000 k=1000: 43.1 FID"
     with pytest.raises(ValueError, match=r"\{fdi\}.*'fid'"):
         run.render_headline("{fdi:.1f}", course, chapter="03_x")
@@ -149,11 +162,18 @@ def test_cli_prints_the_table(capsys):
 
 # --- committed numbers of a chapter -----------------------------------------------------------
 
+
 def test_chapter_metrics_of_committed_chapters():
     pixelcnn = next(p for p in CHAPTERS if p.name.startswith("05_"))
     stored = nbformat.read(str(pixelcnn), as_version=4).metadata["course"]["metrics"]
-    for name in ("05", 5, "05_autoregressive_pixelcnn", "05_autoregressive_pixelcnn.ipynb",
-                 pixelcnn, str(pixelcnn)):
+    for name in (
+        "05",
+        5,
+        "05_autoregressive_pixelcnn",
+        "05_autoregressive_pixelcnn.ipynb",
+        pixelcnn,
+        str(pixelcnn),
+    ):
         assert run.chapter_metrics(name) == stored
     value = utils.chapter_metric("05", "pixelcnn_test_nll")
     assert isinstance(value, float) and value == stored["pixelcnn_test_nll"]["value"]
@@ -204,6 +224,5 @@ def test_chapter_metrics_sees_a_new_run(tmp_path):
 
 def test_runner_module_does_not_import_the_student_edition_tools():
     # `import utils` imports Keras (to register the course models); nbconvert loads only on demand.
-    code = ("import sys, utils.run\n"
-            "assert 'nbconvert' not in sys.modules")
+    code = "import sys, utils.run\nassert 'nbconvert' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -24,24 +24,38 @@ def _vae(conditional=False, seed=0):
         h = keras.layers.Dense(784)(keras.layers.Concatenate()([code, label]))
         decoder = keras.Model([code, label], keras.layers.Reshape((28, 28, 1))(h))
         return vae.VAE(encoder, decoder, conditional=True, seed=seed)
-    return vae.VAE(A.build_dense_encoder(8, (16,)), A.build_dense_decoder(4, (16,), output_activation=None), seed=seed)
+    return vae.VAE(
+        A.build_dense_encoder(8, (16,)),
+        A.build_dense_decoder(4, (16,), output_activation=None),
+        seed=seed,
+    )
 
 
 def _gan(conditional=False):
     classes = 10 if conditional else None
-    return gan.GAN(gan.build_dcgan_generator(8, filters=4, num_classes=classes),
-                   gan.build_dcgan_discriminator(filters=4, num_classes=classes), num_classes=classes, seed=0)
+    return gan.GAN(
+        gan.build_dcgan_generator(8, filters=4, num_classes=classes),
+        gan.build_dcgan_discriminator(filters=4, num_classes=classes),
+        num_classes=classes,
+        seed=0,
+    )
 
 
 def _pixelcnn(conditional=False, image_shape=(28, 28, 1)):
     classes = 10 if conditional else None
-    network = pixelcnn.build_gated_pixelcnn(filters=4, n_layers=2, num_classes=classes, image_shape=image_shape)
+    network = pixelcnn.build_gated_pixelcnn(
+        filters=4, n_layers=2, num_classes=classes, image_shape=image_shape
+    )
     return pixelcnn.PixelCNN(network, num_classes=classes, seed=0)
 
 
 FAMILIES = {
-    "vae": _vae, "conditional_vae": lambda: _vae(True), "gan": _gan, "conditional_gan": lambda: _gan(True),
-    "pixelcnn": _pixelcnn, "conditional_pixelcnn": lambda: _pixelcnn(True),
+    "vae": _vae,
+    "conditional_vae": lambda: _vae(True),
+    "gan": _gan,
+    "conditional_gan": lambda: _gan(True),
+    "pixelcnn": _pixelcnn,
+    "conditional_pixelcnn": lambda: _pixelcnn(True),
 }
 
 
@@ -63,7 +77,11 @@ def test_every_family_is_a_generative_model_with_a_declared_likelihood(model):
 def test_generate_returns_images_in_the_unit_interval_repeatably(model):
     n = 3
     images = model.generate(n, labels=_labels(model, n), seed=5)
-    assert isinstance(images, np.ndarray) and images.dtype == np.float32 and images.shape == (n, 28, 28, 1)
+    assert (
+        isinstance(images, np.ndarray)
+        and images.dtype == np.float32
+        and images.shape == (n, 28, 28, 1)
+    )
     assert images.min() >= 0 and images.max() <= 1
     np.testing.assert_array_equal(images, model.generate(n, labels=_labels(model, n), seed=5))
     if isinstance(model, pixelcnn.PixelCNN):
@@ -89,7 +107,9 @@ def test_log_likelihood_is_log_p_per_image_or_explains_why_not(model):
     x = (np.random.default_rng(0).random((4, 28, 28, 1)) < 0.3).astype("float32")
     labels = _labels(model, 4)
     if model.likelihood_kind == "unavailable":
-        with pytest.raises(contract.LikelihoodUnavailableError, match="no log-likelihood.*sample_quality"):
+        with pytest.raises(
+            contract.LikelihoodUnavailableError, match="no log-likelihood.*sample_quality"
+        ):
             model.log_likelihood(x, labels=labels)
         return
     kwargs = {"k": 3} if model.likelihood_kind == "lower_bound" else {}
@@ -106,10 +126,14 @@ def test_a_tiny_pixelcnn_is_normalized_exactly():
     model = _pixelcnn(True, image_shape=(2, 2, 1))
     x = np.array(list(itertools.product([0, 1], repeat=4)), "float32").reshape(16, 2, 2, 1)
     for y in (0, 7):
-        assert np.exp(model.log_likelihood(x, labels=np.full(16, y))).sum() == pytest.approx(1.0, abs=1e-5)
+        assert np.exp(model.log_likelihood(x, labels=np.full(16, y))).sum() == pytest.approx(
+            1.0, abs=1e-5
+        )
     mixture = model.log_likelihood(x)
     assert np.exp(mixture).sum() == pytest.approx(1.0, abs=1e-5)
-    per_class = np.stack([model.log_likelihood(x, labels=np.full(16, y)) for y in range(10)], axis=1)
+    per_class = np.stack(
+        [model.log_likelihood(x, labels=np.full(16, y)) for y in range(10)], axis=1
+    )
     np.testing.assert_allclose(mixture, np.log(np.exp(per_class).mean(axis=1)), rtol=1e-6)
 
 
@@ -128,7 +152,9 @@ def test_pixelcnn_rejects_a_network_that_does_not_match_num_classes():
     with pytest.raises(ValueError, match="pass num_classes"):
         pixelcnn.PixelCNN(pixelcnn.build_gated_pixelcnn(filters=4, n_layers=2, num_classes=10))
     with pytest.raises(ValueError, match="second \\(one-hot\\) input of size 5"):
-        pixelcnn.PixelCNN(pixelcnn.build_gated_pixelcnn(filters=4, n_layers=2, num_classes=10), num_classes=5)
+        pixelcnn.PixelCNN(
+            pixelcnn.build_gated_pixelcnn(filters=4, n_layers=2, num_classes=10), num_classes=5
+        )
     with pytest.raises(ValueError, match="built keras Model"):
         pixelcnn.PixelCNN("network")
 
@@ -154,4 +180,9 @@ def test_import_utils_is_enough_to_load_any_course_model(family, tmp_path):
 
 
 def test_utils_exports_the_contract():
-    assert utils.contract.LIKELIHOOD_KINDS == ("exact", "lower_bound", "stochastic_estimate", "unavailable")
+    assert utils.contract.LIKELIHOOD_KINDS == (
+        "exact",
+        "lower_bound",
+        "stochastic_estimate",
+        "unavailable",
+    )

@@ -38,7 +38,18 @@ def test_full_mnist_verifies_and_subset_is_its_prefix(full_mnist_available, subs
     np.testing.assert_array_equal(full["y_test"][:500], subset_arrays["y_test"])
     x, _ = load_mnist("train")
     assert abs(x.mean() - 0.1307) < 1e-3 and abs(x.std() - 0.3081) < 1e-3
-    assert np.bincount(full["y_train"]).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(full["y_train"]).tolist() == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
 
 
 def test_corrupt_pixel_is_caught_and_named(tmp_path, subset_arrays):
@@ -58,7 +69,11 @@ def test_unreadable_file_is_reported(tmp_path):
 
 
 def test_wrong_shape_dtype_and_keys(tmp_path, subset_arrays):
-    truncated = dict(subset_arrays, x_train=subset_arrays["x_train"][:999], y_train=subset_arrays["y_train"][:999])
+    truncated = dict(
+        subset_arrays,
+        x_train=subset_arrays["x_train"][:999],
+        y_train=subset_arrays["y_train"][:999],
+    )
     with pytest.raises(MNISTChecksumError, match="truncated or not MNIST"):
         load_mnist(path=_save(tmp_path / "a.npz", truncated))
     floats = dict(subset_arrays, x_train=subset_arrays["x_train"].astype(np.float32))
@@ -147,7 +162,9 @@ def test_bernoulli_binarization_statistics_and_seeds():
 
 def test_dynamic_binarization_resamples_every_epoch():
     grey, labels = load_mnist("test", limit=64, path=SUBSET)
-    ds = data.DynamicBinarization(grey, batch_size=16, labels=labels, target="input", shuffle=False, seed=0)
+    ds = data.DynamicBinarization(
+        grey, batch_size=16, labels=labels, target="input", shuffle=False, seed=0
+    )
     assert len(ds) == 4
     x1, t1 = ds[0]
     assert x1.shape == (16, 28, 28, 1) and set(np.unique(x1)) <= {0.0, 1.0}
@@ -160,7 +177,9 @@ def test_dynamic_binarization_resamples_every_epoch():
         draws.append(ds[0][0])
         ds.on_epoch_end()
     assert np.abs(np.mean(draws, axis=0) - grey[:16]).max() < 0.15
-    with_labels = data.DynamicBinarization(grey, batch_size=10, labels=labels, target="labels", seed=0)
+    with_labels = data.DynamicBinarization(
+        grey, batch_size=10, labels=labels, target="labels", seed=0
+    )
     xb, yb = with_labels[len(with_labels) - 1]
     assert len(xb) == 4 and len(yb) == 4  # last, partial batch
 

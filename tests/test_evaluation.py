@@ -61,7 +61,10 @@ def test_independent_bernoulli_is_the_smoothed_maximum_likelihood(rng):
     x = (rng.random((50, 6)) < np.linspace(0.1, 0.9, 6)).astype(float)
     theta = E.fit_independent_bernoulli(x)
     np.testing.assert_allclose(theta, (x.sum(0) + 1) / 52)
-    nll = lambda t: E.per_image_binary_cross_entropy(x, np.broadcast_to(t, x.shape)).mean()
+
+    def nll(t):
+        return E.per_image_binary_cross_entropy(x, np.broadcast_to(t, x.shape)).mean()
+
     mle = E.fit_independent_bernoulli(x, alpha=1e-9)
     for delta in (0.02, -0.02):
         assert nll(np.clip(mle + delta, 1e-3, 1 - 1e-3)) > nll(mle)
@@ -77,4 +80,3 @@ def test_uniform_quantize_error_is_at_most_half_a_step(rng):
     np.testing.assert_allclose(E.uniform_quantize(v, -2, 3, bits=16), v, atol=1e-4)
     with pytest.raises(ValueError):
         E.uniform_quantize(v, 1, 1)
-

@@ -13,7 +13,10 @@ def _toy_gan(loss="non_saturating", critic_steps=1, seed=0):
     g = gan.build_mlp(4, 2, (16,), name="g")
     d = gan.build_mlp(2, 1, (16,), name="d")
     model = gan.GAN(g, d, loss=loss, critic_steps=critic_steps, seed=seed)
-    model.compile(d_optimizer=keras.optimizers.Adam(1e-2, beta_1=0.5), g_optimizer=keras.optimizers.Adam(1e-2, beta_1=0.5))
+    model.compile(
+        d_optimizer=keras.optimizers.Adam(1e-2, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(1e-2, beta_1=0.5),
+    )
     return model
 
 
@@ -29,13 +32,21 @@ def _changed(before, after):
 
 
 def test_minimax_generator_loss_saturates_and_the_non_saturating_one_does_not():
-    scores = ops.convert_to_tensor(np.array([[-8.0], [-6.0]], "float32"))  # D(G(z)) ~ 0.0003, 0.0025
+    scores = ops.convert_to_tensor(
+        np.array([[-8.0], [-6.0]], "float32")
+    )  # D(G(z)) ~ 0.0003, 0.0025
     grad = {
-        name: np.abs(ops.convert_to_numpy(backend.input_gradients(lambda s: gan.generator_loss(name, s), scores)))
+        name: np.abs(
+            ops.convert_to_numpy(
+                backend.input_gradients(lambda s: gan.generator_loss(name, s), scores)
+            )
+        )
         for name in ("minimax", "non_saturating")
     }
     assert grad["minimax"].max() < 2e-3  # = sigmoid(s) / B
-    np.testing.assert_allclose(grad["non_saturating"], 0.5 * (1 - 1 / (1 + np.exp(-np.array([[-8.0], [-6.0]])))), rtol=1e-5)
+    np.testing.assert_allclose(
+        grad["non_saturating"], 0.5 * (1 - 1 / (1 + np.exp(-np.array([[-8.0], [-6.0]])))), rtol=1e-5
+    )
 
 
 def test_discriminator_loss_is_the_binary_cross_entropy():
@@ -43,7 +54,9 @@ def test_discriminator_loss_is_the_binary_cross_entropy():
     sig = lambda s: 1 / (1 + np.exp(-s))  # noqa: E731
     expected = -np.mean(np.log(sig(real))) - np.mean(np.log(1 - sig(fake)))
     assert float(gan.discriminator_loss("minimax", real, fake)) == pytest.approx(expected, rel=1e-5)
-    assert float(gan.discriminator_loss("wasserstein_gp", real, fake)) == pytest.approx(fake.mean() - real.mean())
+    assert float(gan.discriminator_loss("wasserstein_gp", real, fake)) == pytest.approx(
+        fake.mean() - real.mean()
+    )
 
 
 def test_unknown_loss_names_are_rejected():
@@ -71,12 +84,16 @@ def test_gradient_penalty_checks_its_arguments(rng):
     with pytest.raises(ValueError, match="same shape"):
         gan.gradient_penalty(critic, np.zeros((4, 2), "float32"), np.zeros((3, 2), "float32"))
     with pytest.raises(ValueError, match="weight"):
-        gan.gradient_penalty(critic, np.zeros((4, 2), "float32"), np.zeros((4, 2), "float32"), weight=-1.0)
+        gan.gradient_penalty(
+            critic, np.zeros((4, 2), "float32"), np.zeros((4, 2), "float32"), weight=-1.0
+        )
 
 
 def test_input_gradients_of_a_square():
     x = np.arange(6, dtype="float32").reshape(2, 3)
-    np.testing.assert_allclose(ops.convert_to_numpy(backend.input_gradients(lambda t: ops.sum(t * t), x)), 2 * x)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(backend.input_gradients(lambda t: ops.sum(t * t), x)), 2 * x
+    )
 
 
 def test_unsupported_backend_is_named(monkeypatch):
@@ -98,11 +115,15 @@ def test_gradient_functions_check_their_arguments():
 
 
 def test_each_phase_updates_only_its_own_network(rng):
-    model = gan.GAN(gan.build_dcgan_generator(8, filters=4), gan.build_dcgan_discriminator(filters=4), seed=0)
+    model = gan.GAN(
+        gan.build_dcgan_generator(8, filters=4), gan.build_dcgan_discriminator(filters=4), seed=0
+    )
     model.compile()
     real = rng.random((6, 28, 28, 1)).astype("float32")
     g0, d0 = _weights(model.generator), _weights(model.discriminator)
-    g_trainable = [any(w is v for v in model.generator.trainable_weights) for w in model.generator.weights]
+    g_trainable = [
+        any(w is v for v in model.generator.trainable_weights) for w in model.generator.weights
+    ]
 
     model.discriminator_step(real)
     g1, d1 = _weights(model.generator), _weights(model.discriminator)
@@ -121,7 +142,9 @@ def test_train_step_with_several_critic_steps_logs_the_wasserstein_metrics():
     model = _toy_gan("wasserstein_gp", critic_steps=3)
     x = np.random.default_rng(0).standard_normal((30, 2)).astype("float32")
     g0, d0 = _weights(model.generator), _weights(model.discriminator)
-    history = model.fit(x, epochs=2, batch_size=9, verbose=0)  # 9 = 3 critic slices of 3; last batch short
+    history = model.fit(
+        x, epochs=2, batch_size=9, verbose=0
+    )  # 9 = 3 critic slices of 3; last batch short
     assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake", "gp", "w_distance"}
     assert all(np.isfinite(v).all() for v in history.history.values())
     assert all(_changed(g0, _weights(model.generator)))
@@ -169,7 +192,9 @@ def test_generate_is_repeatable_with_a_seed_and_fixed_noise():
     model = _toy_gan()
     np.testing.assert_array_equal(model.generate(7, seed=5), model.generate(7, seed=5))
     noise = np.random.default_rng(0).standard_normal((4, 4)).astype("float32")
-    np.testing.assert_allclose(model.generate(noise=noise), ops.convert_to_numpy(model.generator(noise)), rtol=1e-6)
+    np.testing.assert_allclose(
+        model.generate(noise=noise), ops.convert_to_numpy(model.generator(noise)), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("num_classes", [None, 10])
@@ -179,7 +204,9 @@ def test_generator_survives_keras_save_and_load(tmp_path, num_classes):
     inputs = z if num_classes is None else [z, np.array([1, 5, 9], "int32")]
     g.save(tmp_path / "g.keras")
     loaded = keras.saving.load_model(tmp_path / "g.keras")
-    np.testing.assert_allclose(ops.convert_to_numpy(loaded(inputs)), ops.convert_to_numpy(g(inputs)), rtol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(loaded(inputs)), ops.convert_to_numpy(g(inputs)), rtol=1e-6
+    )
 
 
 def test_gan_survives_keras_save_and_load(tmp_path):
@@ -209,7 +236,9 @@ def test_bad_gan_arguments_raise(kwargs, message):
 
 
 def test_mismatched_networks_raise():
-    with pytest.raises(ValueError, match=r"samples of shape \(3,\) but the discriminator takes \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"samples of shape \(3,\) but the discriminator takes \(2,\)"
+    ):
         gan.GAN(gan.build_mlp(4, 3, (8,)), gan.build_mlp(2, 1, (8,)))
     with pytest.raises(ValueError, match="one score per example"):
         gan.GAN(gan.build_mlp(4, 2, (8,)), gan.build_mlp(2, 3, (8,)))
@@ -232,7 +261,9 @@ def test_ring_mode_statistics():
 
 
 def test_sample_grid_callback_writes_frames_and_a_gif(tmp_path):
-    model = gan.GAN(gan.build_dcgan_generator(8, filters=4), gan.build_dcgan_discriminator(filters=4), seed=0)
+    model = gan.GAN(
+        gan.build_dcgan_generator(8, filters=4), gan.build_dcgan_discriminator(filters=4), seed=0
+    )
     model.compile()
     noise = np.random.default_rng(0).standard_normal((6, 8)).astype("float32")
     callback = gan.SampleGridCallback(noise, directory=tmp_path / "grid", ncols=3)
@@ -241,7 +272,11 @@ def test_sample_grid_callback_writes_frames_and_a_gif(tmp_path):
     assert callback.epochs == [1, 2] and callback.frames[0].shape == (6, 28, 28)
     assert not np.allclose(callback.frames[0], callback.frames[1])
     assert callback.tile(callback.frames[0]).shape == (56, 84)
-    assert sorted(p.name for p in (tmp_path / "grid").iterdir()) == ["epoch_001.png", "epoch_002.png", "samples.gif"]
+    assert sorted(p.name for p in (tmp_path / "grid").iterdir()) == [
+        "epoch_001.png",
+        "epoch_002.png",
+        "samples.gif",
+    ]
     from PIL import Image
 
     assert Image.open(tmp_path / "grid" / "samples.gif").n_frames == 2
@@ -250,7 +285,9 @@ def test_sample_grid_callback_writes_frames_and_a_gif(tmp_path):
 def test_step_logger_recovers_each_steps_value_and_fid_callback_measures_every_epoch(subset_arrays):
     from utils import metrics
 
-    model = gan.GAN(gan.build_dcgan_generator(8, filters=4), gan.build_dcgan_discriminator(filters=4), seed=0)
+    model = gan.GAN(
+        gan.build_dcgan_generator(8, filters=4), gan.build_dcgan_discriminator(filters=4), seed=0
+    )
     model.compile()
     x = subset_arrays["x_train"][:40].astype("float32")[..., None] / 255.0
     steps = gan.StepLogger()

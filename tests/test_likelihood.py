@@ -9,7 +9,8 @@ from keras import ops
 from scipy.special import logsumexp
 from scipy.stats import norm
 
-from utils import evaluation, likelihood as L, vae
+from utils import evaluation, vae
+from utils import likelihood as L
 
 
 def _np(tensor):

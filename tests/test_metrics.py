@@ -37,7 +37,9 @@ def test_fid_matches_the_closed_form_for_full_covariances(rng):
     # Tr((S1 S2)^1/2) = sum of square roots of the eigenvalues of S1 S2 (real, positive).
     trace_sqrt = np.sum(np.sqrt(np.linalg.eigvals(s1 @ s2).real))
     closed = np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt
-    assert metrics.frechet_distance_from_statistics(mu1, s1, mu2, s2) == pytest.approx(closed, rel=1e-8)
+    assert metrics.frechet_distance_from_statistics(mu1, s1, mu2, s2) == pytest.approx(
+        closed, rel=1e-8
+    )
     # ... and estimated from samples of the two Gaussians, it converges to it.
     a = rng.multivariate_normal(mu1, s1, size=100_000)
     b = rng.multivariate_normal(mu2, s2, size=100_000)
@@ -77,7 +79,9 @@ def test_kid_is_zero_within_its_error_for_one_distribution_and_positive_for_a_sh
     a, b = rng.standard_normal((2000, 8)), rng.standard_normal((2000, 8))
     kid, se = metrics.kernel_inception_distance(a, b, n_subsets=20, subset_size=500, seed=1)
     assert abs(kid) < 3 * se + 1e-4
-    shifted, se_shift = metrics.kernel_inception_distance(a, b + 0.5, n_subsets=20, subset_size=500, seed=1)
+    shifted, se_shift = metrics.kernel_inception_distance(
+        a, b + 0.5, n_subsets=20, subset_size=500, seed=1
+    )
     assert shifted > 10 * se_shift and shifted > 10 * abs(kid)
 
 
@@ -95,7 +99,9 @@ def test_kid_unbiased_mmd_matches_a_direct_double_sum(rng):
 @pytest.mark.parametrize("kwargs", [{"n_subsets": 0}, {"subset_size": 1}, {"n_subsets": True}])
 def test_kid_rejects_bad_arguments(rng, kwargs):
     with pytest.raises(ValueError):
-        metrics.kernel_inception_distance(rng.standard_normal((20, 2)), rng.standard_normal((20, 2)), **kwargs)
+        metrics.kernel_inception_distance(
+            rng.standard_normal((20, 2)), rng.standard_normal((20, 2)), **kwargs
+        )
 
 
 # -- Inception score and class histogram ---------------------------------------------------------
@@ -103,7 +109,9 @@ def test_kid_rejects_bad_arguments(rng, kwargs):
 
 def test_inception_score_limits():
     confident_balanced = np.eye(10)[np.arange(1000) % 10]
-    assert metrics.inception_score(confident_balanced, n_splits=1)[0] == pytest.approx(10.0, rel=1e-6)
+    assert metrics.inception_score(confident_balanced, n_splits=1)[0] == pytest.approx(
+        10.0, rel=1e-6
+    )
     one_class = np.eye(10)[np.zeros(1000, int)]
     assert metrics.inception_score(one_class, n_splits=1)[0] == pytest.approx(1.0, abs=1e-6)
     unsure = np.full((1000, 10), 0.1)
@@ -128,7 +136,11 @@ def test_class_histogram_and_mode_coverage():
 
 def test_classifier_card_matches_the_committed_weights():
     card = json.loads((data.data_dir() / metrics.CLASSIFIER_CARD).read_text())
-    assert card["sha256"] == metrics.CLASSIFIER_SHA256 == metrics._file_sha256(metrics.classifier_path())
+    assert (
+        card["sha256"]
+        == metrics.CLASSIFIER_SHA256
+        == metrics._file_sha256(metrics.classifier_path())
+    )
     assert card["test_accuracy"] >= 0.99
     assert metrics.classifier_path().stat().st_size < 1_000_000
 
@@ -171,7 +183,9 @@ def test_real_data_floor_is_far_below_noise(subset_arrays):
     train = subset_arrays["x_train"].astype("float32") / 255.0
     test = subset_arrays["x_test"].astype("float32") / 255.0
     floor = metrics.real_data_floor(train, test, 400, kid_subset_size=200)
-    noise = metrics.sample_quality(np.random.default_rng(0).random((400, 28, 28)), test[:400], kid_subset_size=200)
+    noise = metrics.sample_quality(
+        np.random.default_rng(0).random((400, 28, 28)), test[:400], kid_subset_size=200
+    )
     assert floor["n"] == noise["n"] == 400
     assert floor["fid"] * 10 < noise["fid"]
     assert floor["kid"] < noise["kid"]
@@ -181,7 +195,6 @@ def test_real_data_floor_is_far_below_noise(subset_arrays):
     assert noise["recall"] < 0.05
     with pytest.raises(ValueError, match="n must be"):
         metrics.real_data_floor(train, test, 10_000)
-
 
 
 # -- FID: exact for rank-deficient covariances, and checked inputs ---------------------------------
@@ -402,8 +415,10 @@ def test_real_data_floor_draws_random_subsets_of_both_sets(monkeypatch):
     metrics.real_data_floor(train, test, 50, seed=3)
     metrics.real_data_floor(train, test, 50, seed=3)
     metrics.real_data_floor(train, test, 50, seed=4)
-    rows = [(np.round(s[:, 0, 0] * 1000).astype(int), np.round(r[:, 0, 0] * 1000).astype(int))
-            for s, r, _ in seen]
+    rows = [
+        (np.round(s[:, 0, 0] * 1000).astype(int), np.round(r[:, 0, 0] * 1000).astype(int))
+        for s, r, _ in seen
+    ]
     for train_rows, test_rows in rows:
         assert len(set(train_rows)) == len(set(test_rows)) == 50  # without replacement
     assert not np.array_equal(np.sort(rows[0][1]), np.arange(50))  # not the prefix test[:50]
@@ -432,8 +447,10 @@ def test_fid_callback_uses_a_seeded_random_reference_subset(subset_arrays):
     assert not np.array_equal(rows, np.arange(40))
     np.testing.assert_array_equal(callback.labels, y[rows])
     np.testing.assert_allclose(callback.reference_features, metrics.classifier_features(x[rows]))
-    np.testing.assert_array_equal(metrics.FIDCallback(x[:100], n=40, seed=5).reference_indices,
-                                  metrics.FIDCallback(x[:100], n=40, seed=5).reference_indices)
+    np.testing.assert_array_equal(
+        metrics.FIDCallback(x[:100], n=40, seed=5).reference_indices,
+        metrics.FIDCallback(x[:100], n=40, seed=5).reference_indices,
+    )
     assert len(metrics.FIDCallback(x[:30]).reference_features) == 30  # n=None: all of them
     with pytest.raises(ValueError, match="n must be at most the 30 reference images"):
         metrics.FIDCallback(x[:30], n=31)

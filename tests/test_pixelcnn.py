@@ -48,13 +48,16 @@ def test_single_masked_layer_is_causal(mask_type, kernel):
             assert grad[~future].sum() > 0
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"kernel_size": 4}, "odd"),
-    ({"kernel_size": (3, 2)}, "odd"),
-    ({"kernel_size": (3, 3, 3)}, "2-D"),
-    ({"mask_type": "C"}, "'A' or 'B'"),
-    ({"filters": 0}, "filters"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"kernel_size": 4}, "odd"),
+        ({"kernel_size": (3, 2)}, "odd"),
+        ({"kernel_size": (3, 3, 3)}, "2-D"),
+        ({"mask_type": "C"}, "'A' or 'B'"),
+        ({"filters": 0}, "filters"),
+    ],
+)
 def test_masked_conv_rejects_bad_arguments(kwargs, message):
     args = {"filters": 4, "kernel_size": 3, "mask_type": "A", **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -70,18 +73,26 @@ def test_masked_conv_rejects_non_image_inputs():
 
 
 def _gated(n_layers=4, **kwargs):
-    return pixelcnn.build_gated_pixelcnn(filters=8, n_layers=n_layers, image_shape=(10, 10, 1), **kwargs)
+    return pixelcnn.build_gated_pixelcnn(
+        filters=8, n_layers=n_layers, image_shape=(10, 10, 1), **kwargs
+    )
 
 
 @pytest.mark.parametrize("builder", ["pixelcnn", "gated"])
 def test_whole_network_is_causal(builder):
     keras.utils.set_random_seed(0)
-    model = (pixelcnn.build_pixelcnn(filters=8, n_blocks=2, image_shape=(10, 10, 1)) if builder == "pixelcnn" else _gated())
+    model = (
+        pixelcnn.build_pixelcnn(filters=8, n_blocks=2, image_shape=(10, 10, 1))
+        if builder == "pixelcnn"
+        else _gated()
+    )
     order = _raster_index(10, 10)
     x = _random_image((1, 10, 10, 1), seed=1)
     for r, c in [(0, 0), (0, 5), (1, 0), (4, 9), (5, 5), (9, 0), (9, 9)]:
         grad = _input_gradient(model, x, r, c)
-        assert np.all(grad[order >= order[r, c]] == 0), f"{builder}: pixel {(r, c)} sees itself or the future"
+        assert np.all(grad[order >= order[r, c]] == 0), (
+            f"{builder}: pixel {(r, c)} sees itself or the future"
+        )
     assert _input_gradient(model, x, 9, 9)[order < order[9, 9]].sum() > 0
 
 
@@ -96,9 +107,10 @@ def test_gated_network_has_no_blind_spot_and_stacked_masked_convs_do():
     assert np.all(gated[r, c - 2 : c] > 0)
     # Four stacked 3x3 masked convolutions (A, B, B, B) reach just as far up, but not the
     # upper-right triangle: their blind spot, which the gated network covers.
-    stack = keras.Sequential([keras.Input((10, 10, 1))] + [
-        pixelcnn.MaskedConv2D(8, 3, "A" if i == 0 else "B", activation="tanh") for i in range(4)
-    ])
+    stack = keras.Sequential(
+        [keras.Input((10, 10, 1))]
+        + [pixelcnn.MaskedConv2D(8, 3, "A" if i == 0 else "B", activation="tanh") for i in range(4)]
+    )
     plain = _input_gradient(stack, x, r, c)
     assert plain[r - 1, c - 1] > 0 and plain[r - 2, c - 2] > 0
     assert plain[r - 1, c + 1] > 0 and plain[r - 2, c + 2] > 0
@@ -166,7 +178,9 @@ def test_sampler_shapes_values_and_repeatability():
 
 def test_sampler_keeps_the_prefix_and_uses_labels(rng):
     keras.utils.set_random_seed(0)
-    model = pixelcnn.build_gated_pixelcnn(filters=4, n_layers=2, num_classes=2, image_shape=(6, 6, 1))
+    model = pixelcnn.build_gated_pixelcnn(
+        filters=4, n_layers=2, num_classes=2, image_shape=(6, 6, 1)
+    )
     prefix = (rng.random((3, 6, 6, 1)) < 0.5).astype("float32")
     labels = np.eye(2, dtype="float32")[[0, 1, 1]]
     out = pixelcnn.sample(model, prefix=prefix, n_known=15, labels=labels, seed=0)
@@ -187,7 +201,10 @@ def test_sampler_keeps_the_prefix_and_uses_labels(rng):
 @pytest.mark.parametrize("builder", ["pixelcnn", "gated_conditional"])
 def test_keras_save_and_load_round_trip(tmp_path, builder, rng):
     if builder == "pixelcnn":
-        model, inputs = pixelcnn.build_pixelcnn(filters=8, n_blocks=1, image_shape=(10, 10, 1)), None
+        model, inputs = (
+            pixelcnn.build_pixelcnn(filters=8, n_blocks=1, image_shape=(10, 10, 1)),
+            None,
+        )
     else:
         model = _gated(n_layers=2, num_classes=3)
         inputs = np.eye(3, dtype="float32")[[0, 2]]
@@ -195,11 +212,15 @@ def test_keras_save_and_load_round_trip(tmp_path, builder, rng):
     args = x if inputs is None else [x, inputs]
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(ops.convert_to_numpy(loaded(args)), ops.convert_to_numpy(model(args)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(loaded(args)), ops.convert_to_numpy(model(args)), rtol=1e-5, atol=1e-6
+    )
     layer = pixelcnn.MaskedConv2D(3, 5, "A", activation="relu")
     clone = pixelcnn.MaskedConv2D.from_config(layer.get_config())
     assert (clone.filters, clone.kernel_size, clone.mask_type) == (3, (5, 5), "A")
-    block = pixelcnn.PixelCNNResidualBlock.from_config(pixelcnn.PixelCNNResidualBlock(6, 5).get_config())
+    block = pixelcnn.PixelCNNResidualBlock.from_config(
+        pixelcnn.PixelCNNResidualBlock(6, 5).get_config()
+    )
     assert (block.filters, block.kernel_size) == (6, (5, 5))
 
 
@@ -208,7 +229,10 @@ def test_training_lowers_the_negative_log_likelihood(subset_arrays):
     x = (subset_arrays["x_train"][:256, ..., None] > 127).astype("float32")
     model = pixelcnn.build_gated_pixelcnn(filters=8, n_layers=3)
     before = -pixelcnn.log_likelihood(model, x).mean()
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
     model.fit(x, x, epochs=10, batch_size=32, verbose=0)
     after = -pixelcnn.log_likelihood(model, x).mean()
     assert after < 0.6 * before  # 784 log 2 = 543 nats at random init
@@ -217,7 +241,9 @@ def test_training_lowers_the_negative_log_likelihood(subset_arrays):
 def test_label_dropout_binarization(subset_arrays):
     images = subset_arrays["x_train"][:400, ..., None].astype("float32") / 255.0
     labels = subset_arrays["y_train"][:400]
-    data = pixelcnn.LabelDropoutBinarization(images, labels, label_dropout=0.25, batch_size=400, seed=0)
+    data = pixelcnn.LabelDropoutBinarization(
+        images, labels, label_dropout=0.25, batch_size=400, seed=0
+    )
     (x, c), target = data[0]
     assert x is target and set(np.unique(x)) <= {0.0, 1.0}
     kept = c.sum(axis=1)

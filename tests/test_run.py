@@ -10,14 +10,20 @@ from utils import run
 def _notebook(path, epochs_line="EPOCHS = 1 if SMOKE else 5"):
     params = new_code_cell(f"SMOKE = utils.smoke_mode()\n{epochs_line}")
     params.metadata["tags"] = ["parameters"]
-    nb = new_notebook(cells=[
-        new_markdown_cell("# tiny chapter"),
-        new_code_cell("import utils\ninfo = utils.check_environment()"),
-        params,
-        new_code_cell("utils.show_parameters(globals());"),
-        new_code_cell("utils.record_metric('epochs_used', EPOCHS, 'epochs');"),
-    ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# tiny chapter"),
+            new_code_cell("import utils\ninfo = utils.check_environment()"),
+            params,
+            new_code_cell("utils.show_parameters(globals());"),
+            new_code_cell("utils.record_metric('epochs_used', EPOCHS, 'epochs');"),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(path))
     return path
 
@@ -48,7 +54,9 @@ def test_execute_writes_course_metadata_and_check_flags_problems(tmp_path):
     executed = nbformat.read(str(out), as_version=4)
     assert executed.metadata["course"] == course
     assert course["source_sha256"] == run.source_hash(executed)
-    assert run.check_committed(out) == ["00_tiny.ipynb: committed outputs come from a 'smoke' run, not 'full'."]
+    assert run.check_committed(out) == [
+        "00_tiny.ipynb: committed outputs come from a 'smoke' run, not 'full'."
+    ]
 
     # A full run with an overridden knob records the override; editing code afterwards is caught.
     course = run.execute(source, smoke=False, parameters={"EPOCHS": 2}, output=out, progress=False)
@@ -79,21 +87,31 @@ def test_runner_finds_the_chapters_in_order():
 
 # --- Keras backend of the kernels -------------------------------------------------------------
 
+
 def _backend_probe(path, report=True):
     """A notebook that needs no Keras: it reports the kernel's KERAS_BACKEND the way
     utils.check_environment does (or reports nothing) and records one metric."""
     cells = [new_code_cell("import os\nfrom IPython.display import display")]
     if report:
-        cells.append(new_code_cell(
-            "env = {'python': '3', 'keras': '3', 'backend': os.environ['KERAS_BACKEND'], "
-            "'backend_version': '0'}\n"
-            f"display({{'text/plain': 'env', {run.ENVIRONMENT_MIME!r}: env}}, raw=True)"))
-    cells.append(new_code_cell(
-        f"display({{'text/plain': 'm', {run.METRIC_MIME!r}: "
-        "{'name': 'one', 'value': 1.0, 'unit': 'u', 'reference': 'ref'}}, raw=True)"))
+        cells.append(
+            new_code_cell(
+                "env = {'python': '3', 'keras': '3', 'backend': os.environ['KERAS_BACKEND'], "
+                "'backend_version': '0'}\n"
+                f"display({{'text/plain': 'env', {run.ENVIRONMENT_MIME!r}: env}}, raw=True)"
+            )
+        )
+    cells.append(
+        new_code_cell(
+            f"display({{'text/plain': 'm', {run.METRIC_MIME!r}: "
+            "{'name': 'one', 'value': 1.0, 'unit': 'u', 'reference': 'ref'}}, raw=True)"
+        )
+    )
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(path))
     return path
 
@@ -104,8 +122,16 @@ def test_backend_reaches_the_kernel_and_is_recorded(tmp_path, monkeypatch):
     course = run.execute(probe, output=tmp_path / "out.ipynb", progress=False, backend="jax")
     assert course["backend"] == "jax" and course["versions"]["backend"] == "jax"
     assert course["metrics"] == {"one": {"value": 1.0, "unit": "u", "reference": "ref"}}
-    assert set(course) >= {"mode", "parameters", "duration_s", "versions", "source_sha256",
-                           "metrics", "executed_at", "backend"}
+    assert set(course) >= {
+        "mode",
+        "parameters",
+        "duration_s",
+        "versions",
+        "source_sha256",
+        "metrics",
+        "executed_at",
+        "backend",
+    }
     assert run.os.environ["KERAS_BACKEND"] == "tensorflow"  # restored after the run
     # Nothing reported by the kernel: the requested backend is recorded.
     silent = _backend_probe(tmp_path / "silent.ipynb", report=False)
@@ -133,8 +159,12 @@ def test_default_backend_and_bad_backends(tmp_path, monkeypatch):
 
 
 def test_summary_shows_the_backend():
-    course = {"mode": "smoke", "backend": "jax", "duration_s": 60.0,
-              "metrics": {"nll": {"value": 1.5, "unit": "nats"}}}
+    course = {
+        "mode": "smoke",
+        "backend": "jax",
+        "duration_s": 60.0,
+        "metrics": {"nll": {"value": 1.5, "unit": "nats"}},
+    }
     text = run._summary([(run.Path("00_a.ipynb"), course), (run.Path("01_b.ipynb"), None)])
     header, _, row, failed = text.splitlines()
     assert "backend" in header and row.split()[:4] == ["00_a.ipynb", "smoke", "jax", "1.00"]
@@ -145,6 +175,12 @@ def test_summary_shows_the_backend():
 def test_keras_runs_on_the_requested_backend(tmp_path):
     pytest.importorskip("jax")
     source = _notebook(tmp_path / "00_tiny.ipynb")
-    course = run.execute(source, smoke=True, output=tmp_path / "jax.ipynb", progress=False,
-                         timeout=300, backend="jax")
+    course = run.execute(
+        source,
+        smoke=True,
+        output=tmp_path / "jax.ipynb",
+        progress=False,
+        timeout=300,
+        backend="jax",
+    )
     assert course["backend"] == "jax" == course["versions"]["backend"]

@@ -8,7 +8,10 @@ import utils
 from utils import runtime
 
 
-@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("ON", True), ("0", False), ("", False), ("no", False)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [("1", True), ("true", True), ("ON", True), ("0", False), ("", False), ("no", False)],
+)
 def test_smoke_mode_values(monkeypatch, value, expected):
     monkeypatch.setenv("COURSE_SMOKE", value)
     assert utils.smoke_mode() is expected
@@ -34,7 +37,11 @@ def test_plugin_defaults_to_smoke_mode_and_no_downloads(monkeypatch):
 
 def _draw():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    return (np.random.rand(3), keras.ops.convert_to_numpy(keras.random.normal((5,))), model.get_weights()[0])
+    return (
+        np.random.rand(3),
+        keras.ops.convert_to_numpy(keras.random.normal((5,))),
+        model.get_weights()[0],
+    )
 
 
 def test_set_seed_makes_numpy_keras_and_initializers_repeatable():
@@ -61,14 +68,29 @@ def test_record_metric_keeps_last_value_and_validates(capsys):
     utils.record_metric("demo_nll", 81.0, "nats/image")
     assert utils.recorded_metrics()["demo_nll"]["value"] == 81.0
     assert "demo_nll = 81 nats/image" in capsys.readouterr().out
-    for args in [("1bad", 1.0, "u"), ("ok", float("nan"), "u"), ("ok", "abc", "u"), ("ok", 1.0, " ")]:
+    for args in [
+        ("1bad", 1.0, "u"),
+        ("ok", float("nan"), "u"),
+        ("ok", "abc", "u"),
+        ("ok", 1.0, " "),
+    ]:
         with pytest.raises(ValueError):
             utils.record_metric(*args)
 
 
 def test_show_parameters_keeps_upper_case_scalars():
-    knobs = utils.show_parameters({"EPOCHS": 3, "LR": np.float32(0.5), "DIMS": [2, 5], "helper": 1,
-                                   "MODEL": object(), "_PRIVATE": 1, "NAME": "x", "NONE": None})
+    knobs = utils.show_parameters(
+        {
+            "EPOCHS": 3,
+            "LR": np.float32(0.5),
+            "DIMS": [2, 5],
+            "helper": 1,
+            "MODEL": object(),
+            "_PRIVATE": 1,
+            "NAME": "x",
+            "NONE": None,
+        }
+    )
     assert knobs == {"DIMS": [2, 5], "EPOCHS": 3, "LR": 0.5, "NAME": "x", "NONE": None}
     with pytest.raises(ValueError):
         utils.show_parameters([("EPOCHS", 3)])

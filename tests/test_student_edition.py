@@ -72,17 +72,22 @@ def test_stubs_fail_loudly_and_name_what_the_check_reads(chapter, edition):
             exec(compile(stub, chapter.name, "exec"), {})
         names = student.checked_names(cell.source, code[i + 1].source)
         assert names, "each check reads something its solution defines"
-        check_names = {n.id for n in ast.walk(ast.parse(code[i + 1].source))
-                       if isinstance(n, ast.Name)}
+        check_names = {
+            n.id for n in ast.walk(ast.parse(code[i + 1].source)) if isinstance(n, ast.Name)
+        }
         assert set(names) <= check_names
         assert all(f"`{name}`" in stub for name in names)
 
 
 def test_checked_names_ignores_local_and_preexisting_names():
-    solution = ("import numpy as np\nx = 1\ndef f():\n    y = 2\n    return y\n"
-                "total = sum(z for z in range(3))\nfor k in range(2):\n    pass")
-    check = ("assert f() == 2 and x == 1 and np.isfinite(total)\n"
-             "assert all(z >= 0 for z in [total])\nassert y_outer and k >= 0")
+    solution = (
+        "import numpy as np\nx = 1\ndef f():\n    y = 2\n    return y\n"
+        "total = sum(z for z in range(3))\nfor k in range(2):\n    pass"
+    )
+    check = (
+        "assert f() == 2 and x == 1 and np.isfinite(total)\n"
+        "assert all(z >= 0 for z in [total])\nassert y_outer and k >= 0"
+    )
     assert student.checked_names(solution, check) == ["f", "x", "np", "total", "k"]
     assert student.checked_names("%timeit x = 1", "assert x") == []
     with pytest.raises(TypeError, match="check_source must be a str"):
@@ -90,9 +95,12 @@ def test_checked_names_ignores_local_and_preexisting_names():
 
 
 def test_student_notebook_leaves_its_input_alone():
-    nb = new_notebook(cells=[new_code_cell("answer = 42", metadata={"tags": ["solution"]},
-                                           execution_count=3),
-                             new_code_cell("assert answer == 42")])
+    nb = new_notebook(
+        cells=[
+            new_code_cell("answer = 42", metadata={"tags": ["solution"]}, execution_count=3),
+            new_code_cell("assert answer == 42"),
+        ]
+    )
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="hi\n")]
     nb.metadata["course"] = {"mode": "full"}
     before = nbformat.from_dict(nb)

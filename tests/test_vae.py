@@ -35,13 +35,19 @@ def test_log_likelihoods_match_references(rng):
     logits = rng.normal(0, 2, (2, 5, 5, 1)).astype("float32")
     p = 1 / (1 + np.exp(-logits.astype(np.float64)))
     expected = np.sum(np.where(x == 1, np.log(p), np.log1p(-p)), axis=(1, 2, 3))
-    np.testing.assert_allclose(ops.convert_to_numpy(V.bernoulli_log_likelihood(x, logits)), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(V.bernoulli_log_likelihood(x, logits)), expected, rtol=1e-5
+    )
     mean = rng.normal(size=(2, 6)).astype("float32")
     log_var = rng.normal(size=(2, 6)).astype("float32")
     y = rng.normal(size=(2, 6)).astype("float32")
     expected = norm.logpdf(y, mean, np.exp(0.5 * log_var)).sum(1)
-    np.testing.assert_allclose(ops.convert_to_numpy(V.gaussian_log_likelihood(y, mean, log_var)), expected, rtol=1e-5)
-    np.testing.assert_allclose(ops.convert_to_numpy(V.standard_normal_log_density(y)), norm.logpdf(y).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(V.gaussian_log_likelihood(y, mean, log_var)), expected, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(V.standard_normal_log_density(y)), norm.logpdf(y).sum(1), rtol=1e-5
+    )
     with pytest.raises(ValueError):
         V.bernoulli_log_likelihood(x, logits[:1])
 
@@ -73,7 +79,9 @@ class ReparameterizedToy(keras.Model):
     def __init__(self, mu, log_var):
         super().__init__(name="reparameterized_toy")
         self.mu = self.add_weight(shape=(len(mu),), initializer=keras.initializers.Constant(mu))
-        self.log_var = self.add_weight(shape=(len(mu),), initializer=keras.initializers.Constant(log_var))
+        self.log_var = self.add_weight(
+            shape=(len(mu),), initializer=keras.initializers.Constant(log_var)
+        )
         self.sampling = V.Sampling(seed=0)
 
     def call(self, x):
@@ -98,9 +106,15 @@ def test_reparameterized_gradient_matches_the_analytic_one():
 def _tiny_vae(seed=0):
     """Latent size 1 and four pixels: log p(x) is a 1-D integral we can compute exactly."""
     utils.set_seed(seed)
-    encoder = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
-    decoder = keras.Sequential([keras.Input((1,)), keras.layers.Dense(4), keras.layers.Reshape((2, 2, 1))])
-    decoder.layers[0].set_weights([np.array([[3.0, -2.0, 1.5, 0.5]], "float32"), np.array([0.0, 0.5, -1.0, 0.2], "float32")])
+    encoder = keras.Sequential(
+        [keras.Input((2, 2, 1)), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
+    decoder = keras.Sequential(
+        [keras.Input((1,)), keras.layers.Dense(4), keras.layers.Reshape((2, 2, 1))]
+    )
+    decoder.layers[0].set_weights(
+        [np.array([[3.0, -2.0, 1.5, 0.5]], "float32"), np.array([0.0, 0.5, -1.0, 0.2], "float32")]
+    )
     return V.VAE(encoder, decoder, seed=seed)
 
 
@@ -118,7 +132,10 @@ def test_iwae_tightens_with_k_and_stays_above_the_exact_nll(rng):
     model = _tiny_vae()
     x = (rng.random((300, 2, 2, 1)) < 0.5).astype("float32")
     exact = _exact_nll(model, x).mean()
-    nll = {k: V.importance_weighted_nll(model, x, k, seed=1, batch_size=3000).mean() for k in (1, 10, 100, 1000)}
+    nll = {
+        k: V.importance_weighted_nll(model, x, k, seed=1, batch_size=3000).mean()
+        for k in (1, 10, 100, 1000)
+    }
     assert nll[1] >= nll[10] - 0.01 >= nll[100] - 0.02 >= nll[1000] - 0.03
     assert nll[1] - exact > 0.05  # the ELBO of an untrained encoder is a loose bound
     for k, value in nll.items():
@@ -142,10 +159,15 @@ def _mnist_vae(latent=4, seed=0, conditional=False):
     if conditional:
         image, label = keras.Input((28, 28, 1)), keras.Input((10,))
         h = keras.layers.Concatenate()([keras.layers.Flatten()(image), label])
-        encoder = keras.Model([image, label], keras.layers.Dense(2 * latent)(keras.layers.Dense(64, activation="relu")(h)))
+        encoder = keras.Model(
+            [image, label],
+            keras.layers.Dense(2 * latent)(keras.layers.Dense(64, activation="relu")(h)),
+        )
         code = keras.Input((latent,))
         h = keras.layers.Dense(64, activation="relu")(keras.layers.Concatenate()([code, label]))
-        decoder = keras.Model([code, label], keras.layers.Reshape((28, 28, 1))(keras.layers.Dense(784)(h)))
+        decoder = keras.Model(
+            [code, label], keras.layers.Reshape((28, 28, 1))(keras.layers.Dense(784)(h))
+        )
     else:
         encoder = A.build_dense_encoder(2 * latent, (64,))
         decoder = A.build_dense_decoder(latent, (64,), output_activation=None)
@@ -155,14 +177,18 @@ def _mnist_vae(latent=4, seed=0, conditional=False):
 def test_vae_trains_and_tracks_both_terms():
     x, _ = _small_data()
     data = utils.DynamicBinarization(x[:192], batch_size=32, seed=0)
-    val = utils.load_mnist("train", limit=256, binarize="bernoulli", path=utils.data.subset_path())[0][192:]
+    val = utils.load_mnist("train", limit=256, binarize="bernoulli", path=utils.data.subset_path())[
+        0
+    ][192:]
     model = _mnist_vae()
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     history = model.fit(data, validation_data=(val, val), epochs=4, verbose=0).history
     for key in ("loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"):
         assert key in history, key
     assert history["loss"][-1] < 0.8 * history["loss"][0]
-    np.testing.assert_allclose(np.array(history["reconstruction"]) + np.array(history["kl"]), history["loss"], rtol=1e-4)
+    np.testing.assert_allclose(
+        np.array(history["reconstruction"]) + np.array(history["kl"]), history["loss"], rtol=1e-4
+    )
     results = model.evaluate(val, val, verbose=0, return_dict=True)
     assert results["loss"] > 0 and results["kl"] >= 0
     samples = ops.convert_to_numpy(model.sample(5, seed=1))
@@ -189,15 +215,24 @@ def test_vae_save_and_load_round_trip(tmp_path):
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, V.VAE) and loaded.beta == model.beta and loaded.latent_dim == 4
     for a, b in zip(model.encode(x), loaded.encode(x)):
-        np.testing.assert_allclose(ops.convert_to_numpy(a), ops.convert_to_numpy(b), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(a), ops.convert_to_numpy(b), rtol=1e-6, atol=1e-6
+        )
     z = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
-    np.testing.assert_allclose(ops.convert_to_numpy(model.decode(z)), ops.convert_to_numpy(loaded.decode(z)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(model.decode(z)),
+        ops.convert_to_numpy(loaded.decode(z)),
+        rtol=1e-6,
+        atol=1e-6,
+    )
     # Keras saves weights, not a seed generator's position: a loaded model restarts its noise from
     # `seed`. Put both generators in the same state and the sampled codes agree too.
     assert loaded.sampling.seed == 7
     loaded.sampling.seed_generator.state.assign(model.sampling.seed_generator.state)
     out_a, out_b = model(x), loaded(x)
-    np.testing.assert_allclose(ops.convert_to_numpy(out_a["z"]), ops.convert_to_numpy(out_b["z"]), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(out_a["z"]), ops.convert_to_numpy(out_b["z"]), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_conditional_vae_and_argument_errors():
@@ -223,8 +258,10 @@ def test_conditional_vae_and_argument_errors():
     with pytest.raises(ValueError, match="NaN"):
         V.importance_weighted_nll(model, np.full_like(binary, np.nan), 5, condition=onehot[:4])
     # the course contract: integer labels, log p (not -log p)
-    np.testing.assert_allclose(model.log_likelihood(binary, labels=y[:4], k=5, seed=3),
-                               -V.importance_weighted_nll(model, binary, 5, condition=onehot[:4], seed=3))
+    np.testing.assert_allclose(
+        model.log_likelihood(binary, labels=y[:4], k=5, seed=3),
+        -V.importance_weighted_nll(model, binary, 5, condition=onehot[:4], seed=3),
+    )
     with pytest.raises(ValueError, match="one-hot"):
         model.log_likelihood(binary, labels=onehot[:4], k=5)
     with pytest.raises(ValueError, match="rows"):
@@ -244,9 +281,16 @@ def test_active_units_counts_dimensions_the_encoder_uses():
     image = keras.Input((28, 28, 1))
     flat = keras.layers.Flatten()(image)
     informative = keras.layers.Dense(2)(flat)  # means that depend on the image
-    rest = keras.layers.Dense(4, kernel_initializer="zeros", bias_initializer="zeros")(flat)  # 2 dead means + 2 log-vars
+    rest = keras.layers.Dense(4, kernel_initializer="zeros", bias_initializer="zeros")(
+        flat
+    )  # 2 dead means + 2 log-vars
     encoder = keras.Model(image, keras.layers.Concatenate()([informative, rest]))
-    model = V.VAE(encoder, keras.Sequential([keras.Input((3,)), keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1))]))
+    model = V.VAE(
+        encoder,
+        keras.Sequential(
+            [keras.Input((3,)), keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1))]
+        ),
+    )
     x = _small_data()[0][:200]
     count, variances = V.active_units(model, x, batch_size=64)
     assert count == 2 and variances.shape == (3,) and variances[2] == 0.0
@@ -258,11 +302,26 @@ def test_fit_vae_conditional_and_plain():
     x, y = _small_data()
     onehot = np.eye(10, dtype="float32")[y]
     plain = _mnist_vae()
-    history = V.fit_vae(plain, x[:128], validation=(x[128:192] > 0.5).astype("float32"), epochs=2, batch_size=32, verbose=0)
+    history = V.fit_vae(
+        plain,
+        x[:128],
+        validation=(x[128:192] > 0.5).astype("float32"),
+        epochs=2,
+        batch_size=32,
+        verbose=0,
+    )
     assert {"loss", "kl", "reconstruction", "val_loss"} <= set(history.history)
     conditional = _mnist_vae(conditional=True)
     val = ((x[128:192] > 0.5).astype("float32"), onehot[128:192])
-    history = V.fit_vae(conditional, x[:128], labels=onehot[:128], validation=val, epochs=2, batch_size=32, verbose=0)
+    history = V.fit_vae(
+        conditional,
+        x[:128],
+        labels=onehot[:128],
+        validation=val,
+        epochs=2,
+        batch_size=32,
+        verbose=0,
+    )
     assert history.history["loss"][-1] < history.history["loss"][0]
     with pytest.raises(ValueError, match="labels"):
         V.fit_vae(plain, x[:32], labels=onehot[:32], epochs=1)

@@ -9,8 +9,10 @@ unless set; its fixed start-up lines are filtered out). The other submodules loa
 
 Submodules, by concept:
 
-- ``utils.runtime``: smoke/full mode, seeds, the environment banner, recorded metrics and parameters.
-- ``utils.data``: MNIST with SHA-256 verification, binarization, validation split, smoke-size limits.
+- ``utils.runtime``: smoke/full mode, seeds, the environment banner, recorded metrics and
+  parameters.
+- ``utils.data``: MNIST with SHA-256 verification, binarization, validation split, smoke-size
+  limits.
 - ``utils.architectures``: the dense and convolutional encoder/decoder builders.
 - ``utils.evaluation``: reconstruction errors, the PCA baseline, linear probes.
 - ``utils.likelihood``: likelihood units (nats, bits/dim), Bernoulli/Gaussian log-likelihoods, the
@@ -62,8 +64,22 @@ _EXPORTS = {
     "chapter_metric": "run",
 }
 _SUBMODULES = {
-    "runtime", "data", "architectures", "evaluation", "plotting", "run", "training", "vae",
-    "metrics", "gan", "autodiff", "backend", "pixelcnn", "student", "checks", "contract",
+    "runtime",
+    "data",
+    "architectures",
+    "evaluation",
+    "plotting",
+    "run",
+    "training",
+    "vae",
+    "metrics",
+    "gan",
+    "autodiff",
+    "backend",
+    "pixelcnn",
+    "student",
+    "checks",
+    "contract",
     "likelihood",
 }
 
@@ -75,13 +91,19 @@ _MODEL_MODULES = ("vae", "gan", "pixelcnn")
 
 # Lines TensorFlow's C++ runtime prints on every start whatever TF_CPP_MIN_LOG_LEVEL says; dropped
 # from the import's native stderr (anything else it prints is passed on).
-_STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "cudart_stub.cc", "cuda drivers",
-                  "oneDNN custom operations", "TF_ENABLE_ONEDNN_OPTS")
+_STARTUP_NOISE = (
+    "All log messages before absl::InitializeLog()",
+    "cudart_stub.cc",
+    "cuda drivers",
+    "oneDNN custom operations",
+    "TF_ENABLE_ONEDNN_OPTS",
+)
 
 
 @contextlib.contextmanager
 def _filtered_native_stderr():
-    """Capture file descriptor 2 (C++ writes there, not to sys.stderr) and pass on all but the noise."""
+    """Capture file descriptor 2 (C++ writes there, not to sys.stderr) and pass on all but the
+    noise."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -96,8 +118,11 @@ def _filtered_native_stderr():
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
-            kept = [line for line in captured.read().decode(errors="replace").splitlines()
-                    if line.strip() and not any(noise in line for noise in _STARTUP_NOISE)]
+            kept = [
+                line
+                for line in captured.read().decode(errors="replace").splitlines()
+                if line.strip() and not any(noise in line for noise in _STARTUP_NOISE)
+            ]
             if kept:
                 print("\n".join(kept), file=sys.stderr)
 
@@ -111,9 +136,14 @@ def _register_models():
         with _filtered_native_stderr():
             import keras
     except ImportError as error:  # pragma: no cover - an environment without the requirements
-        raise ImportError("the course needs Keras 3: pip install -r requirements.txt (see README).") from error
+        raise ImportError(
+            "the course needs Keras 3: pip install -r requirements.txt (see README)."
+        ) from error
     if int(keras.__version__.split(".")[0]) < 3:
-        raise ImportError(f"the course needs Keras 3, found Keras {keras.__version__}: pip install -r requirements.txt.")
+        raise ImportError(
+            f"the course needs Keras 3, found Keras {keras.__version__}: "
+            "pip install -r requirements.txt."
+        )
     for name in _MODEL_MODULES:
         importlib.import_module(f".{name}", __name__)
 

@@ -29,8 +29,6 @@ from .checks import positive_int as _positive_int
 DEFAULT_IMAGE_SHAPE = (28, 28, 1)
 
 
-
-
 def _units(name, values):
     if isinstance(values, numbers.Integral):
         values = (values,)
@@ -56,8 +54,14 @@ def _image_shape(shape, stride_total=1):
     return shape
 
 
-def build_dense_encoder(latent_dim, hidden_units=(512, 256), *, image_shape=DEFAULT_IMAGE_SHAPE,
-                        activation="relu", name="dense_encoder"):
+def build_dense_encoder(
+    latent_dim,
+    hidden_units=(512, 256),
+    *,
+    image_shape=DEFAULT_IMAGE_SHAPE,
+    activation="relu",
+    name="dense_encoder",
+):
     """Multilayer-perceptron encoder: flatten, ``hidden_units`` ReLU layers, linear code.
 
     Args:
@@ -84,8 +88,15 @@ def build_dense_encoder(latent_dim, hidden_units=(512, 256), *, image_shape=DEFA
     return keras.Model(inputs, code, name=name)
 
 
-def build_dense_decoder(latent_dim, hidden_units=(256, 512), *, image_shape=DEFAULT_IMAGE_SHAPE,
-                        activation="relu", output_activation="sigmoid", name="dense_decoder"):
+def build_dense_decoder(
+    latent_dim,
+    hidden_units=(256, 512),
+    *,
+    image_shape=DEFAULT_IMAGE_SHAPE,
+    activation="relu",
+    output_activation="sigmoid",
+    name="dense_decoder",
+):
     """Multilayer-perceptron decoder: ``hidden_units`` ReLU layers, then one unit per pixel.
 
     Args:
@@ -115,8 +126,15 @@ def build_dense_decoder(latent_dim, hidden_units=(256, 512), *, image_shape=DEFA
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_conv_encoder(latent_dim, filters=(32, 64), *, image_shape=DEFAULT_IMAGE_SHAPE,
-                       kernel_size=3, activation="relu", name="conv_encoder"):
+def build_conv_encoder(
+    latent_dim,
+    filters=(32, 64),
+    *,
+    image_shape=DEFAULT_IMAGE_SHAPE,
+    kernel_size=3,
+    activation="relu",
+    name="conv_encoder",
+):
     """Convolutional encoder: one stride-2 ``kernel_size`` convolution per entry of ``filters``.
 
     With the defaults, (B, 28, 28, 1) -> 14x14x32 -> 7x7x64 -> flatten (3136) -> Dense(latent_dim).
@@ -145,16 +163,24 @@ def build_conv_encoder(latent_dim, filters=(32, 64), *, image_shape=DEFAULT_IMAG
     inputs = keras.Input(shape=image_shape, name="images")
     h = inputs
     for i, f in enumerate(filters):
-        h = layers.Conv2D(f, kernel_size, strides=2, padding="same", activation=activation,
-                          name=f"conv_{i}")(h)
+        h = layers.Conv2D(
+            f, kernel_size, strides=2, padding="same", activation=activation, name=f"conv_{i}"
+        )(h)
     h = layers.Flatten()(h)
     code = layers.Dense(latent_dim, name="code")(h)
     return keras.Model(inputs, code, name=name)
 
 
-def build_conv_decoder(latent_dim, filters=(64, 32), *, image_shape=DEFAULT_IMAGE_SHAPE,
-                       kernel_size=3, activation="relu", output_activation="sigmoid",
-                       name="conv_decoder"):
+def build_conv_decoder(
+    latent_dim,
+    filters=(64, 32),
+    *,
+    image_shape=DEFAULT_IMAGE_SHAPE,
+    kernel_size=3,
+    activation="relu",
+    output_activation="sigmoid",
+    name="conv_decoder",
+):
     """Convolutional decoder, the mirror of :func:`build_conv_encoder`.
 
     With the defaults, (B, latent_dim) -> Dense(7*7*64) -> 7x7x64 -> 14x14x64 -> 28x28x32 (stride-2
@@ -187,10 +213,12 @@ def build_conv_decoder(latent_dim, filters=(64, 32), *, image_shape=DEFAULT_IMAG
     h = layers.Dense(h0 * w0 * filters[0], activation=activation, name="project")(inputs)
     h = layers.Reshape((h0, w0, filters[0]))(h)
     for i, f in enumerate(filters):
-        h = layers.Conv2DTranspose(f, kernel_size, strides=2, padding="same", activation=activation,
-                                   name=f"deconv_{i}")(h)
-    outputs = layers.Conv2D(image_shape[2], kernel_size, padding="same",
-                            activation=output_activation, name="images")(h)
+        h = layers.Conv2DTranspose(
+            f, kernel_size, strides=2, padding="same", activation=activation, name=f"deconv_{i}"
+        )(h)
+    outputs = layers.Conv2D(
+        image_shape[2], kernel_size, padding="same", activation=output_activation, name="images"
+    )(h)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -22,8 +22,11 @@ def positive_int(name: str, value) -> int:
     return int(value)
 
 
-def finite_number(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
-    """Return ``value`` as a float, or raise ``ValueError`` unless it is a finite real number in range.
+def finite_number(
+    name: str, value, *, low=None, high=None, low_open=False, high_open=False
+) -> float:
+    """Return ``value`` as a float, or raise ``ValueError`` unless it is a finite real number in
+    range.
 
     Args:
         name: the argument's name, for the message.
@@ -32,7 +35,11 @@ def finite_number(name: str, value, *, low=None, high=None, low_open=False, high
     Raises:
         ValueError: not a real number, NaN or inf, or out of range.
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not np.isfinite(value)
+    ):
         raise ValueError(f"{name} must be a finite number, got {value!r}.")
     value = float(value)
     too_low = low is not None and (value <= low if low_open else value < low)
@@ -40,11 +47,11 @@ def finite_number(name: str, value, *, low=None, high=None, low_open=False, high
     if too_low or too_high:
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
-        interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        interval = (
+            f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        )
         raise ValueError(f"{name} must lie in {interval}, got {value!r}.")
     return value
-
-
 
 
 def check_seed(seed):
@@ -84,12 +91,14 @@ def check_labels(labels, n, num_classes, *, name="labels"):
         return None
     if labels is None:
         raise ValueError(
-            f"this model is class-conditional ({num_classes} classes): pass {name}=(n,) integer class ids."
+            f"this model is class-conditional ({num_classes} classes): "
+            f"pass {name}=(n,) integer class ids."
         )
     arr = np.asarray(labels)
     if arr.ndim == 2 and arr.shape[1] == num_classes:
         raise ValueError(
-            f"{name} must be integer class ids of shape ({n},), got a ({arr.shape[0]}, {arr.shape[1]}) "
+            f"{name} must be integer class ids of shape ({n},), "
+            f"got a ({arr.shape[0]}, {arr.shape[1]}) "
             "array (one-hot?); pass labels.argmax(axis=1)."
         )
     if arr.ndim != 1 or len(arr) != n:
@@ -97,7 +106,9 @@ def check_labels(labels, n, num_classes, *, name="labels"):
     if not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must be integer class ids, got dtype {arr.dtype}.")
     if len(arr) and (arr.min() < 0 or arr.max() >= num_classes):
-        raise ValueError(f"{name} must lie in [0, {num_classes}), got values in [{arr.min()}, {arr.max()}].")
+        raise ValueError(
+            f"{name} must lie in [0, {num_classes}), got values in [{arr.min()}, {arr.max()}]."
+        )
     return arr.astype("int32")
 
 
@@ -118,16 +129,24 @@ def check_images(x, *, name="x", binary=False, shape=None):
     """
     arr = np.asarray(x)
     if arr.dtype == np.uint8:
-        raise ValueError(f"{name} must be images scaled to [0, 1], got uint8 values (divide by 255).")
+        raise ValueError(
+            f"{name} must be images scaled to [0, 1], got uint8 values (divide by 255)."
+        )
     arr = arr.astype("float32", copy=False)
     if arr.ndim != 4 or len(arr) == 0:
-        raise ValueError(f"{name} must be a non-empty batch of shape (N, H, W, C), got {arr.shape}.")
+        raise ValueError(
+            f"{name} must be a non-empty batch of shape (N, H, W, C), got {arr.shape}."
+        )
     if shape is not None and tuple(arr.shape[1:]) != tuple(shape):
-        raise ValueError(f"{name} must have images of shape {tuple(shape)}, got {tuple(arr.shape[1:])}.")
+        raise ValueError(
+            f"{name} must have images of shape {tuple(shape)}, got {tuple(arr.shape[1:])}."
+        )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf values.")
     if arr.min() < 0 or arr.max() > 1:
-        raise ValueError(f"{name} must lie in [0, 1], got values in [{arr.min():.4g}, {arr.max():.4g}].")
+        raise ValueError(
+            f"{name} must lie in [0, 1], got values in [{arr.min():.4g}, {arr.max():.4g}]."
+        )
     if binary and not np.all((arr == 0) | (arr == 1)):
         raise ValueError(
             f"{name} must be binary (values 0 and 1) for a Bernoulli likelihood; binarize it first "

@@ -34,7 +34,8 @@ class LikelihoodUnavailableError(NotImplementedError):
 
 
 class GenerativeModel:
-    """Mixin of the course contract; combine with ``keras.Model`` (``class VAE(GenerativeModel, keras.Model)``).
+    """Mixin of the course contract; combine with ``keras.Model``
+    (``class VAE(GenerativeModel, keras.Model)``).
 
     Subclasses set ``likelihood_kind`` and ``num_classes`` (``None`` for an unconditional model)
     and implement :meth:`generate` and :meth:`log_likelihood`.

@@ -71,7 +71,8 @@ class MNISTNotFoundError(FileNotFoundError):
 
 
 class MNISTChecksumError(ValueError):
-    """An MNIST file exists but its arrays are not the published ones (corrupt, truncated, other)."""
+    """An MNIST file exists but its arrays are not the published ones (corrupt, truncated,
+    other)."""
 
 
 class BinarizationChangedError(RuntimeError):
@@ -103,15 +104,21 @@ def _keras_cache() -> Path:
 
 
 def _downloads_allowed() -> bool:
-    return os.environ.get("COURSE_NO_DOWNLOAD", "0").strip().lower() not in {"1", "true", "yes", "on"}
+    return os.environ.get("COURSE_NO_DOWNLOAD", "0").strip().lower() not in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
 
 
 _FIX = (
-    "Fix it in one of these ways: (a) put the full MNIST file (keys x_train, y_train, x_test, y_test; "
+    "Fix it in one of these ways: (a) put the full MNIST file (keys x_train, y_train, x_test, "
+    "y_test; "
     "the file behind keras.datasets.mnist) at data/mnist.npz in the repository; (b) set "
     "COURSE_DATA_DIR to a folder that holds mnist.npz (the course machines have one in "
     "../shared/datasets); (c) on a machine with internet, unset COURSE_NO_DOWNLOAD and run "
-    "`python -c \"import keras; keras.datasets.mnist.load_data()\"` once to fill keras' cache."
+    '`python -c "import keras; keras.datasets.mnist.load_data()"` once to fill keras\' cache.'
 )
 
 
@@ -235,7 +242,8 @@ def read_mnist_arrays(path: str | os.PathLike | None = None) -> dict:
             raise MNISTNotFoundError(
                 "MNIST was not found locally and downloads are off (COURSE_NO_DOWNLOAD=1; the test "
                 "command sets it). Looked for $COURSE_DATA_DIR/mnist.npz, "
-                f"{data_dir() / 'mnist.npz'}, {repository_root().parent / 'shared/datasets/mnist.npz'} "
+                f"{data_dir() / 'mnist.npz'}, "
+                f"{repository_root().parent / 'shared/datasets/mnist.npz'} "
                 f"and {_keras_cache()}. " + _FIX
             )
         import keras
@@ -320,11 +328,14 @@ def load_mnist(
         x, y = arrays["x_train"], arrays["y_train"]
         if validation_size >= len(x):
             raise ValueError(
-                f"validation_size must be smaller than the {len(x)} training images, got {validation_size}."
+                f"validation_size must be smaller than the {len(x)} training images, "
+                f"got {validation_size}."
             )
         if validation_size:
             order = np.random.default_rng(split_seed).permutation(len(x))
-            keep = np.sort(order[:validation_size] if split == "validation" else order[validation_size:])
+            keep = np.sort(
+                order[:validation_size] if split == "validation" else order[validation_size:]
+            )
             x, y = x[keep], y[keep]
     if limit is not None:
         x, y = x[:limit], y[:limit]
@@ -457,14 +468,19 @@ class DynamicBinarization(_dynamic_binarization_base()):
             unknown target.
     """
 
-    def __init__(self, images, batch_size=128, *, labels=None, target="input", shuffle=True, seed=0, **kwargs):
+    def __init__(
+        self, images, batch_size=128, *, labels=None, target="input", shuffle=True, seed=0, **kwargs
+    ):
         super().__init__(**kwargs)
         images = np.asarray(images, dtype=np.float32)
         if images.ndim < 2 or len(images) == 0:
-            raise ValueError(f"images must be a non-empty batch (N, ...), got shape {images.shape}.")
+            raise ValueError(
+                f"images must be a non-empty batch (N, ...), got shape {images.shape}."
+            )
         if images.min() < 0.0 or images.max() > 1.0:
             raise ValueError(
-                f"images must be probabilities in [0, 1], got values in [{images.min()}, {images.max()}]."
+                f"images must be probabilities in [0, 1], "
+                f"got values in [{images.min()}, {images.max()}]."
             )
         self.batch_size = _check_int("batch_size", batch_size, 1)
         if target not in ("input", "labels", "none"):

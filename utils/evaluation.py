@@ -99,13 +99,15 @@ def pca_reconstruction(x_train, x_eval, n_components):
     x_eval = np.asarray(x_eval, dtype=np.float32)
     if x_train.shape[1:] != x_eval.shape[1:]:
         raise ValueError(
-            f"x_train and x_eval must share their trailing shape, got {x_train.shape} and {x_eval.shape}."
+            f"x_train and x_eval must share their trailing shape, "
+            f"got {x_train.shape} and {x_eval.shape}."
         )
     flat_train = x_train.reshape(len(x_train), -1)
     dim = flat_train.shape[1]
     if not isinstance(n_components, int) or not 1 <= n_components <= min(len(flat_train), dim):
         raise ValueError(
-            f"n_components must be an int in [1, {min(len(flat_train), dim)}], got {n_components!r}."
+            f"n_components must be an int in [1, {min(len(flat_train), dim)}], "
+            f"got {n_components!r}."
         )
     pca = PCA(n_components=n_components, svd_solver="full").fit(flat_train)
     codes = pca.transform(x_eval.reshape(len(x_eval), -1)).astype(np.float32)
@@ -147,7 +149,8 @@ def linear_probe_accuracy(features_train, y_train, features_test, y_test, *, max
         )
     if f_train.shape[1] != f_test.shape[1]:
         raise ValueError(
-            f"train and test features must have the same size, got {f_train.shape[1]} and {f_test.shape[1]}."
+            f"train and test features must have the same size, "
+            f"got {f_train.shape[1]} and {f_test.shape[1]}."
         )
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
     probe.fit(f_train, np.asarray(y_train))

@@ -52,9 +52,9 @@ LOSSES = ("minimax", "non_saturating", "wasserstein_gp")
 
 def _check_loss(loss):
     if loss not in LOSSES:
-        raise ValueError(f"unknown GAN loss {loss!r}; expected one of {', '.join(map(repr, LOSSES))}.")
-
-
+        raise ValueError(
+            f"unknown GAN loss {loss!r}; expected one of {', '.join(map(repr, LOSSES))}."
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -124,15 +124,24 @@ def gradient_penalty(critic, real, fake, *, weight=10.0, labels=None, seed=None)
         ValueError: ``real`` and ``fake`` shapes differ, or a negative weight.
     """
     if tuple(real.shape) != tuple(fake.shape):
-        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}.")
+        raise ValueError(
+            f"real and fake must have the same shape, "
+            f"got {tuple(real.shape)} and {tuple(fake.shape)}."
+        )
     if not isinstance(weight, numbers.Real) or weight < 0:
         raise ValueError(f"weight must be a number >= 0, got {weight!r}.")
     real = ops.convert_to_tensor(real)
     fake = ops.cast(ops.convert_to_tensor(fake), real.dtype)
     rank = len(real.shape)
-    eps = keras.random.uniform((ops.shape(real)[0],) + (1,) * (rank - 1), dtype=real.dtype, seed=seed)
+    eps = keras.random.uniform(
+        (ops.shape(real)[0],) + (1,) * (rank - 1), dtype=real.dtype, seed=seed
+    )
     x_hat = eps * real + (1.0 - eps) * fake
-    score = (lambda t: critic([t, labels], training=True)) if labels is not None else (lambda t: critic(t, training=True))
+    score = (
+        (lambda t: critic([t, labels], training=True))
+        if labels is not None
+        else (lambda t: critic(t, training=True))
+    )
     grads = backend.input_gradients(score, x_hat)
     norms = ops.sqrt(ops.sum(ops.square(grads), axis=tuple(range(1, rank))) + 1e-12)
     return weight * ops.mean(ops.square(norms - 1.0))
@@ -175,7 +184,8 @@ class GAN(GenerativeModel, keras.Model):
     slices of ``B // k``, runs one :meth:`discriminator_step` on each (fresh real images and
     fresh noise for every critic update, as in Gulrajani et al. 2017, Algorithm 1), then one
     :meth:`generator_step` with ``B // k`` noise vectors. So for WGAN-GP with 5 critic steps of
-    64 images, call ``fit(..., batch_size=320)``; an epoch then makes N / 320 generator updates. Logged metrics:
+    64 images, call ``fit(..., batch_size=320)``; an epoch then makes N / 320 generator updates.
+    Logged metrics:
     ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` (mean D(x) and D(G(z)) as probabilities for
     the minimax and non-saturating losses; mean critic values for the Wasserstein loss), and for
     WGAN-GP also ``gp`` (the weighted penalty) and ``w_distance`` (``E[D(x)] - E[D(G(z))]``, the
@@ -198,8 +208,18 @@ class GAN(GenerativeModel, keras.Model):
             ``num_classes``, or generator and discriminator shapes that do not fit together.
     """
 
-    def __init__(self, generator, discriminator, *, loss="non_saturating", critic_steps=1, gp_weight=10.0,
-                 num_classes=None, seed=None, **kwargs):
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        *,
+        loss="non_saturating",
+        critic_steps=1,
+        gp_weight=10.0,
+        num_classes=None,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         _check_loss(loss)
         critic_steps = _positive_int("critic_steps", critic_steps)
@@ -209,17 +229,30 @@ class GAN(GenerativeModel, keras.Model):
             num_classes = _positive_int("num_classes", num_classes)
         n_inputs = 1 if num_classes is None else 2
         for name, net in (("generator", generator), ("discriminator", discriminator)):
-            if not isinstance(net, keras.Model) or len(getattr(net, "inputs", None) or []) != n_inputs:
+            if (
+                not isinstance(net, keras.Model)
+                or len(getattr(net, "inputs", None) or []) != n_inputs
+            ):
                 kind = "conditional (num_classes given)" if n_inputs == 2 else "unconditional"
                 raise ValueError(
-                    f"the {name} must be a built keras Model with {n_inputs} input(s) for an {kind} GAN, "
+                    f"the {name} must be a built keras Model with {n_inputs} input(s) "
+                    f"for an {kind} GAN, "
                     f"got {len(getattr(net, 'inputs', None) or [])}."
                 )
-        out_shape, d_in_shape = tuple(generator.outputs[0].shape[1:]), tuple(discriminator.inputs[0].shape[1:])
+        out_shape, d_in_shape = (
+            tuple(generator.outputs[0].shape[1:]),
+            tuple(discriminator.inputs[0].shape[1:]),
+        )
         if out_shape != d_in_shape:
-            raise ValueError(f"the generator makes samples of shape {out_shape} but the discriminator takes {d_in_shape}.")
+            raise ValueError(
+                f"the generator makes samples of shape {out_shape} "
+                f"but the discriminator takes {d_in_shape}."
+            )
         if tuple(discriminator.outputs[0].shape[1:]) not in ((1,), ()):
-            raise ValueError(f"the discriminator must output one score per example, got shape {discriminator.outputs[0].shape}.")
+            raise ValueError(
+                f"the discriminator must output one score per example, "
+                f"got shape {discriminator.outputs[0].shape}."
+            )
         self.generator = generator
         self.discriminator = discriminator
         self.loss_name = loss
@@ -252,7 +285,9 @@ class GAN(GenerativeModel, keras.Model):
         """
         for name, opt in (("d_optimizer", d_optimizer), ("g_optimizer", g_optimizer)):
             if opt is not None and not isinstance(opt, keras.optimizers.Optimizer):
-                raise TypeError(f"{name} must be a keras.optimizers.Optimizer, got {type(opt).__name__}.")
+                raise TypeError(
+                    f"{name} must be a keras.optimizers.Optimizer, got {type(opt).__name__}."
+                )
         kwargs.setdefault("jit_compile", backend.default_jit_compile())
         kwargs.pop("optimizer", None)
         super().compile(**kwargs)
@@ -263,7 +298,8 @@ class GAN(GenerativeModel, keras.Model):
         self.optimizer = OptimizerPair(self.d_optimizer, self.g_optimizer)
 
     def get_compile_config(self):
-        """None: the two optimizers are not saved with the model; call ``compile`` again after loading."""
+        """None: the two optimizers are not saved with the model; call ``compile`` again after
+        loading."""
         return None
 
     # -- helpers ------------------------------------------------------------------------------
@@ -303,10 +339,19 @@ class GAN(GenerativeModel, keras.Model):
             s_real = self.discriminator(self._with_labels(real, labels), training=True)
             s_fake = self.discriminator(self._with_labels(fake, labels), training=True)
             loss = discriminator_loss(self.loss_name, s_real, s_fake)
-            aux = {"d_real": ops.mean(self._probability(s_real)), "d_fake": ops.mean(self._probability(s_fake))}
+            aux = {
+                "d_real": ops.mean(self._probability(s_real)),
+                "d_fake": ops.mean(self._probability(s_fake)),
+            }
             if self.loss_name == "wasserstein_gp":
-                gp = gradient_penalty(self.discriminator, real, fake, weight=self.gp_weight,
-                                      labels=labels if self.num_classes else None, seed=self.seed_generator)
+                gp = gradient_penalty(
+                    self.discriminator,
+                    real,
+                    fake,
+                    weight=self.gp_weight,
+                    labels=labels if self.num_classes else None,
+                    seed=self.seed_generator,
+                )
                 aux["gp"] = gp
                 aux["w_distance"] = -loss
                 loss = loss + gp
@@ -318,7 +363,8 @@ class GAN(GenerativeModel, keras.Model):
         return {"d_loss": loss, **aux}
 
     def generator_step(self, batch_size, labels=None):
-        """One generator update on ``batch_size`` fresh noise vectors; the discriminator is not changed.
+        """One generator update on ``batch_size`` fresh noise vectors; the discriminator is not
+        changed.
 
         Returns:
             dict with the scalar ``g_loss``.
@@ -326,7 +372,9 @@ class GAN(GenerativeModel, keras.Model):
 
         def loss_fn():
             fake = self.generator(self._with_labels(self.noise(batch_size), labels), training=True)
-            return generator_loss(self.loss_name, self.discriminator(self._with_labels(fake, labels), training=True))
+            return generator_loss(
+                self.loss_name, self.discriminator(self._with_labels(fake, labels), training=True)
+            )
 
         variables = self.generator.trainable_variables
         loss, grads = backend.value_and_gradients(loss_fn, variables)
@@ -334,7 +382,8 @@ class GAN(GenerativeModel, keras.Model):
         return {"g_loss": loss}
 
     def train_step(self, *args):
-        """One GAN update under Keras' ``fit`` on any backend (see :func:`utils.backend.custom_train_step`)."""
+        """One GAN update under Keras' ``fit`` on any backend (see
+        :func:`utils.backend.custom_train_step`)."""
         return backend.custom_train_step(self, self._train_step, *args)
 
     def _train_step(self, data):
@@ -393,10 +442,14 @@ class GAN(GenerativeModel, keras.Model):
         batch_size = _positive_int("batch_size", batch_size)
         if noise is None:
             n = _positive_int("n", n)
-            noise = keras.random.normal((n, self.latent_dim), seed=seed if seed is not None else self.seed_generator)
+            noise = keras.random.normal(
+                (n, self.latent_dim), seed=seed if seed is not None else self.seed_generator
+            )
         noise = ops.convert_to_numpy(noise).astype("float32")
         if noise.ndim != 2 or noise.shape[1] != self.latent_dim or not np.all(np.isfinite(noise)):
-            raise ValueError(f"noise must be finite and of shape (n, {self.latent_dim}), got {noise.shape}.")
+            raise ValueError(
+                f"noise must be finite and of shape (n, {self.latent_dim}), got {noise.shape}."
+            )
         labels = check_labels(labels, len(noise), self.num_classes)
         outputs = []
         for start in range(0, len(noise), batch_size):
@@ -408,7 +461,8 @@ class GAN(GenerativeModel, keras.Model):
     likelihood_kind = "unavailable"
 
     def log_likelihood(self, x, *, labels=None, **kwargs):
-        """A GAN has no log-likelihood: this always raises :class:`utils.contract.LikelihoodUnavailableError`.
+        """A GAN has no log-likelihood: this always raises
+        :class:`utils.contract.LikelihoodUnavailableError`.
 
         The generator is an *implicit* model: it maps noise z (latent_dim values) to an image
         (784 values) without any density. Its samples lie on an at most latent_dim-dimensional
@@ -418,8 +472,10 @@ class GAN(GenerativeModel, keras.Model):
         """
         raise LikelihoodUnavailableError(
             "a GAN defines no log-likelihood: the generator maps noise to images without a density "
-            f"(its samples lie on a surface of at most {self.latent_dim} dimensions in pixel space). "
-            "Score it by its samples with utils.metrics.sample_quality (FID, KID, precision, recall)."
+            f"(its samples lie on a surface of at most {self.latent_dim} dimensions "
+            "in pixel space). "
+            "Score it by its samples with utils.metrics.sample_quality "
+            "(FID, KID, precision, recall)."
         )
 
     def get_config(self):
@@ -447,10 +503,13 @@ class GAN(GenerativeModel, keras.Model):
 # ----------------------------------------------------------------------------------------------
 
 
-def build_dcgan_generator(latent_dim=64, *, filters=64, num_classes=None, embedding_dim=16, name="generator"):
+def build_dcgan_generator(
+    latent_dim=64, *, filters=64, num_classes=None, embedding_dim=16, name="generator"
+):
     """A DCGAN generator for 28x28x1 images (Radford et al. 2016, section 3, scaled to MNIST).
 
-    ``z -> Dense(7*7*2f) -> BN -> ReLU -> ConvT(f, 4, stride 2) -> BN -> ReLU -> ConvT(1, 4, stride 2)
+    ``z -> Dense(7*7*2f) -> BN -> ReLU -> ConvT(f, 4, stride 2) -> BN -> ReLU
+    -> ConvT(1, 4, stride 2)
     -> tanh``, then rescaled to [0, 1]. Conditional (Mirza and Osindero 2014): the label's learned
     embedding is concatenated to z.
 
@@ -472,7 +531,9 @@ def build_dcgan_generator(latent_dim=64, *, filters=64, num_classes=None, embedd
     inputs, h = [z], z
     if num_classes is not None:
         label = keras.Input((), dtype="int32", name="label")
-        emb = layers.Embedding(_positive_int("num_classes", num_classes), _positive_int("embedding_dim", embedding_dim))(label)
+        emb = layers.Embedding(
+            _positive_int("num_classes", num_classes), _positive_int("embedding_dim", embedding_dim)
+        )(label)
         inputs.append(label)
         h = layers.Concatenate()([z, emb])
     h = layers.Dense(7 * 7 * 2 * filters, use_bias=False)(h)
@@ -670,7 +731,13 @@ class SampleGridCallback(keras.callbacks.Callback):
             import matplotlib.image
 
             self.directory.mkdir(parents=True, exist_ok=True)
-            matplotlib.image.imsave(self.directory / f"epoch_{epoch + 1:03d}.png", self.tile(images), cmap="gray", vmin=0, vmax=1)
+            matplotlib.image.imsave(
+                self.directory / f"epoch_{epoch + 1:03d}.png",
+                self.tile(images),
+                cmap="gray",
+                vmin=0,
+                vmax=1,
+            )
 
     def on_train_end(self, logs=None):
         if self.directory is not None and self.frames:
@@ -688,7 +755,9 @@ class SampleGridCallback(keras.callbacks.Callback):
         artists = []
         for epoch, images in zip(self.epochs, self.frames):
             im = ax.imshow(self.tile(images), cmap="gray", vmin=0, vmax=1, animated=True)
-            title = ax.text(0.5, 1.01, f"epoch {epoch}", transform=ax.transAxes, ha="center", va="bottom")
+            title = ax.text(
+                0.5, 1.01, f"epoch {epoch}", transform=ax.transAxes, ha="center", va="bottom"
+            )
             artists.append([im, title])
         anim = animation.ArtistAnimation(fig, artists, interval=1000 // fps, blit=False)
         anim.save(str(path), writer=animation.PillowWriter(fps=fps))

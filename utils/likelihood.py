@@ -39,6 +39,7 @@ import math
 import numbers
 
 import numpy as np
+
 from .checks import positive_int
 
 LOG_2PI = math.log(2.0 * math.pi)

@@ -51,8 +51,8 @@ from pathlib import Path
 import numpy as np
 import scipy.linalg
 
-from .data import data_dir
 from .checks import positive_int
+from .data import data_dir
 
 CLASSIFIER_FILE = "mnist_classifier.weights.h5"
 CLASSIFIER_CARD = "mnist_classifier.json"
@@ -126,8 +126,10 @@ def load_classifier(path=None, *, verify=True):
     path = Path(path) if path is not None else classifier_path()
     if not path.is_file():
         raise FileNotFoundError(
-            f"the course classifier {path} is missing. It is committed in the repository's data/ folder: "
-            "restore it with `git checkout -- data/`, or retrain it with `python -m utils.metrics train-classifier`."
+            f"the course classifier {path} is missing. "
+            "It is committed in the repository's data/ folder: "
+            "restore it with `git checkout -- data/`, "
+            "or retrain it with `python -m utils.metrics train-classifier`."
         )
     key = (str(path.resolve()), path.stat().st_mtime_ns, bool(verify))
     if key in _LOADED:
@@ -136,7 +138,8 @@ def load_classifier(path=None, *, verify=True):
         digest = _file_sha256(path)
         if digest != CLASSIFIER_SHA256:
             raise ClassifierChecksumError(
-                f"{path} has SHA-256 {digest}, expected {CLASSIFIER_SHA256}. The file is corrupt or was "
+                f"{path} has SHA-256 {digest}, expected {CLASSIFIER_SHA256}. "
+                "The file is corrupt or was "
                 "replaced: restore it with `git checkout -- data/`."
             )
     model = build_classifier()
@@ -150,7 +153,9 @@ def _as_images(images, name="images"):
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[1:] != (28, 28, 1):
-        raise ValueError(f"{name} must have shape (N, 28, 28) or (N, 28, 28, 1), got {np.shape(images)}.")
+        raise ValueError(
+            f"{name} must have shape (N, 28, 28) or (N, 28, 28, 1), got {np.shape(images)}."
+        )
     if len(x) == 0:
         raise ValueError(f"{name} is empty.")
     if not np.all(np.isfinite(x)):
@@ -180,7 +185,6 @@ def classifier_outputs(images, *, batch_size=1000, classifier=None):
             ``batch_size``.
     """
     import keras
-
 
     batch_size = positive_int("batch_size", batch_size)
     x = _as_images(images)
@@ -432,7 +436,10 @@ def kernel_inception_distance(features_a, features_b, *, n_subsets=10, subset_si
     rng = np.random.default_rng(seed)
     values = np.array(
         [
-            _mmd2_unbiased(a[rng.choice(len(a), size, replace=False)], b[rng.choice(len(b), size, replace=False)])
+            _mmd2_unbiased(
+                a[rng.choice(len(a), size, replace=False)],
+                b[rng.choice(len(b), size, replace=False)],
+            )
             for _ in range(int(n_subsets))
         ]
     )
@@ -552,7 +559,9 @@ def _probabilities(p):
     if not np.all(np.isfinite(p)):
         raise ValueError("probabilities must be finite, got NaN or inf values.")
     if np.any(p < -1e-6) or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
-        raise ValueError("each row of probabilities must be a distribution (non-negative, summing to 1).")
+        raise ValueError(
+            "each row of probabilities must be a distribution (non-negative, summing to 1)."
+        )
     return np.clip(p, 1e-12, 1.0)
 
 
@@ -574,7 +583,11 @@ def inception_score(probabilities, *, n_splits=10):
         ValueError: rows that are not distributions, or a bad ``n_splits``.
     """
     p = _probabilities(probabilities)
-    if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral) or not 1 <= n_splits <= len(p):
+    if (
+        isinstance(n_splits, bool)
+        or not isinstance(n_splits, numbers.Integral)
+        or not 1 <= n_splits <= len(p)
+    ):
         raise ValueError(f"n_splits must be an int in [1, {len(p)}], got {n_splits!r}.")
     scores = []
     for part in np.array_split(p, int(n_splits)):
@@ -622,7 +635,8 @@ def mode_coverage(histogram, *, min_fraction=None):
             f"histogram must hold fractions in [0, 1], got values in [{h.min()}, {h.max()}]."
         )
     if min_fraction is not None and (
-        isinstance(min_fraction, bool) or not isinstance(min_fraction, numbers.Real)
+        isinstance(min_fraction, bool)
+        or not isinstance(min_fraction, numbers.Real)
         or not 0 < float(min_fraction) <= 1
     ):
         raise ValueError(f"min_fraction must be None or a number in (0, 1], got {min_fraction!r}.")
@@ -635,8 +649,9 @@ def mode_coverage(histogram, *, min_fraction=None):
 # ----------------------------------------------------------------------------------------------
 
 
-def sample_quality(samples, reference, *, kid_subsets=10, kid_subset_size=1000, seed=0,
-                   classifier=None, pr_k=3):
+def sample_quality(
+    samples, reference, *, kid_subsets=10, kid_subset_size=1000, seed=0, classifier=None, pr_k=3
+):
     """FID, KID, precision, recall, Inception Score and class histogram against real images.
 
     Args:
@@ -791,7 +806,9 @@ class FIDCallback(_callback_base()):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        samples = self.model.generate(len(self.reference_features), labels=self.labels, seed=self.seed)
+        samples = self.model.generate(
+            len(self.reference_features), labels=self.labels, seed=self.seed
+        )
         fid = frechet_distance(classifier_features(samples), self.reference_features)
         self.epochs.append(epoch + 1)
         self.fids.append(fid)
@@ -823,7 +840,11 @@ def train_classifier(output=None, *, epochs=6, batch_size=128, seed=0, verbose=2
     x_train, y_train = load_mnist("train")
     x_test, y_test = load_mnist("test")
     model = build_classifier()
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     start = time.perf_counter()
     model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
     seconds = time.perf_counter() - start
@@ -851,9 +872,13 @@ def train_classifier(output=None, *, epochs=6, batch_size=128, seed=0, verbose=2
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.metrics", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.metrics", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train-classifier", help="train the feature classifier on full MNIST and save it in data/")
+    train = sub.add_parser(
+        "train-classifier", help="train the feature classifier on full MNIST and save it in data/"
+    )
     train.add_argument("--epochs", type=int, default=6)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--output", type=Path, default=None)
@@ -861,7 +886,11 @@ def main(argv=None) -> int:
     card = train_classifier(args.output, epochs=args.epochs, seed=args.seed)
     print(json.dumps(card, indent=2))
     if card["sha256"] != CLASSIFIER_SHA256:
-        print(f"Set CLASSIFIER_SHA256 = {card['sha256']!r} in utils/metrics.py to commit these weights.", file=sys.stderr)
+        print(
+            f"Set CLASSIFIER_SHA256 = {card['sha256']!r} in utils/metrics.py "
+            "to commit these weights.",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -8,7 +8,8 @@ training and likelihood evaluation take one forward pass; sampling takes one pas
 - :class:`MaskedConv2D`: mask "A" (first layer; the centre pixel is hidden) and "B" (later
   layers; the centre is visible, since it now carries features of earlier pixels only).
 - :class:`PixelCNNResidualBlock` / :func:`build_pixelcnn`: a mask-A 7x7 convolution, residual
-  blocks around mask-B convolutions and a 1x1 output head (van den Oord, Kalchbrenner, Kavukcuoglu 2016, section 3.4 and figure 5). Its
+  blocks around mask-B convolutions and a 1x1 output head (van den Oord, Kalchbrenner,
+  Kavukcuoglu 2016, section 3.4 and figure 5). Its
   receptive field has a *blind spot* above and to the right of each pixel.
 - :class:`GatedPixelCNNBlock` / :func:`build_gated_pixelcnn`: separate vertical and horizontal
   stacks with gated activations ``tanh(.) * sigmoid(.)`` and optional class conditioning (van den
@@ -32,25 +33,27 @@ import numpy as np
 from keras import layers, ops
 
 from .checks import check_images, check_labels, check_seed
+from .checks import positive_int as _positive_int
 from .contract import GenerativeModel
 from .data import DynamicBinarization
-from .checks import positive_int as _positive_int
 
 MASK_TYPES = ("A", "B")
-
-
 
 
 def _kernel_2d(kernel_size):
     if isinstance(kernel_size, numbers.Integral) and not isinstance(kernel_size, bool):
         kernel_size = (int(kernel_size), int(kernel_size))
     if not isinstance(kernel_size, (tuple, list)) or len(kernel_size) != 2:
-        raise ValueError(f"kernel_size must be an odd int or a pair (kh, kw) of odd ints (a 2-D kernel), got {kernel_size!r}.")
+        raise ValueError(
+            f"kernel_size must be an odd int or a pair (kh, kw) of odd ints (a 2-D kernel), "
+            f"got {kernel_size!r}."
+        )
     kh, kw = kernel_size
     for k in (kh, kw):
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1 or k % 2 == 0:
             raise ValueError(
-                f"kernel_size must be odd so that the kernel has a centre pixel, got {tuple(kernel_size)!r}."
+                f"kernel_size must be odd so that the kernel has a centre pixel, "
+                f"got {tuple(kernel_size)!r}."
             )
     return int(kh), int(kw)
 
@@ -99,8 +102,17 @@ class MaskedConv2D(keras.layers.Layer):
     networks. *ICML*, section 3.4 and figure 2.
     """
 
-    def __init__(self, filters, kernel_size, mask_type="B", *, use_bias=True, activation=None,
-                 kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        mask_type="B",
+        *,
+        use_bias=True,
+        activation=None,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = _positive_int("filters", filters)
         self.kernel_size = _kernel_2d(kernel_size)
@@ -114,12 +126,19 @@ class MaskedConv2D(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 4:
-            raise ValueError(f"MaskedConv2D expects (B, H, W, C) inputs, got shape {tuple(input_shape)}.")
+            raise ValueError(
+                f"MaskedConv2D expects (B, H, W, C) inputs, got shape {tuple(input_shape)}."
+            )
         self.kernel = self.add_weight(
-            name="kernel", shape=(*self.kernel_size, int(input_shape[-1]), self.filters),
+            name="kernel",
+            shape=(*self.kernel_size, int(input_shape[-1]), self.filters),
             initializer=self.kernel_initializer,
         )
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+            if self.use_bias
+            else None
+        )
 
     def call(self, inputs):
         y = ops.conv(inputs, self.kernel * ops.cast(self.mask, self.kernel.dtype), padding="same")
@@ -137,14 +156,18 @@ class MaskedConv2D(keras.layers.Layer):
             "kernel_size": self.kernel_size,
             "mask_type": self.mask_type,
             "use_bias": self.use_bias,
-            "activation": keras.activations.serialize(self.activation) if self.activation is not None else None,
+            "activation": keras.activations.serialize(self.activation)
+            if self.activation is not None
+            else None,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }
 
 
 def _image_input(image_shape):
     if len(image_shape) != 3 or image_shape[-1] != 1:
-        raise ValueError(f"PixelCNNs here model one-channel images (H, W, 1), got image_shape={image_shape!r}.")
+        raise ValueError(
+            f"PixelCNNs here model one-channel images (H, W, 1), got image_shape={image_shape!r}."
+        )
     return keras.Input(image_shape, name="image")
 
 
@@ -171,7 +194,9 @@ class PixelCNNResidualBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         self.filters = _positive_int("filters", filters)
         if self.filters < 2 or self.filters % 2:
-            raise ValueError(f"filters must be an even int >= 2 (the block halves it), got {filters}.")
+            raise ValueError(
+                f"filters must be an even int >= 2 (the block halves it), got {filters}."
+            )
         self.kernel_size = _kernel_2d(kernel_size)
         half = self.filters // 2
         self.reduce = layers.Conv2D(half, 1, activation="relu", name="reduce")
@@ -180,7 +205,10 @@ class PixelCNNResidualBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 4 or input_shape[-1] != self.filters:
-            raise ValueError(f"PixelCNNResidualBlock({self.filters}) expects (B, H, W, {self.filters}) inputs, got {tuple(input_shape)}.")
+            raise ValueError(
+                f"PixelCNNResidualBlock({self.filters}) expects "
+                f"(B, H, W, {self.filters}) inputs, got {tuple(input_shape)}."
+            )
         self.reduce.build(input_shape)
         half_shape = (*input_shape[:-1], self.filters // 2)
         self.masked.build(half_shape)
@@ -222,9 +250,11 @@ def build_pixelcnn(*, filters=64, n_blocks=5, image_shape=(28, 28, 1), name="pix
 
 @keras.saving.register_keras_serializable(package="course")
 class GatedPixelCNNBlock(keras.layers.Layer):
-    """One layer of the Gated PixelCNN: a vertical and a horizontal stack (van den Oord et al. 2016b).
+    """One layer of the Gated PixelCNN: a vertical and a horizontal stack (van den Oord et al.
+    2016b).
 
-    Inputs ``[v, h]`` (or ``[v, h, c]`` with a condition vector c of shape (B, m)), each (B, H, W, C).
+    Inputs ``[v, h]`` (or ``[v, h, c]`` with a condition vector c of shape (B, m)), each
+    (B, H, W, C).
     The **vertical stack** convolves with a (k//2 + 1) x k kernel that sees the current row and the
     k//2 rows above, full width; the **horizontal stack** with a 1 x (k//2 + 1) kernel that sees the
     current pixel and the k//2 to its left. The vertical features are shifted down one row before
@@ -274,10 +304,15 @@ class GatedPixelCNNBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         expected = 3 if self.conditional else 2
-        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != expected or not all(
-            isinstance(s, (list, tuple)) for s in input_shape
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or len(input_shape) != expected
+            or not all(isinstance(s, (list, tuple)) for s in input_shape)
         ):
-            raise ValueError(f"GatedPixelCNNBlock expects {expected} inputs ([v, h{', c' if self.conditional else ''}]), got {input_shape!r}.")
+            raise ValueError(
+                f"GatedPixelCNNBlock expects {expected} inputs "
+                f"([v, h{', c' if self.conditional else ''}]), got {input_shape!r}."
+            )
         v_shape, h_shape = tuple(input_shape[0]), tuple(input_shape[1])
         if len(v_shape) != 4 or len(h_shape) != 4:
             raise ValueError(f"v and h must be (B, H, W, C), got {v_shape} and {h_shape}.")
@@ -301,7 +336,9 @@ class GatedPixelCNNBlock(keras.layers.Layer):
             v_pre = v_pre + self.v_cond(inputs[2])[:, None, None, :]
         # Mask B: column c sees columns c - k//2 .. c. Mask A pads one more column on the left, so
         # column c sees c - k//2 - 1 .. c - 1; the extra output column at the right is dropped.
-        h_pre = self.h_conv(self.h_pad(h))[:, :, :width, :] + self.v_to_h(self.v_shift(v_pre)[:, :height])
+        h_pre = self.h_conv(self.h_pad(h))[:, :, :width, :] + self.v_to_h(
+            self.v_shift(v_pre)[:, :height]
+        )
         if self.conditional:
             h_pre = h_pre + self.h_cond(inputs[2])[:, None, None, :]
         v_out = self._gate(v_pre)
@@ -324,8 +361,15 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         }
 
 
-def build_gated_pixelcnn(*, filters=32, n_layers=8, kernel_size=3, num_classes=None, image_shape=(28, 28, 1),
-                         name="gated_pixelcnn"):
+def build_gated_pixelcnn(
+    *,
+    filters=32,
+    n_layers=8,
+    kernel_size=3,
+    num_classes=None,
+    image_shape=(28, 28, 1),
+    name="gated_pixelcnn",
+):
     """A Gated PixelCNN for binary images (van den Oord et al. 2016b), optionally class-conditional.
 
     One mask-A :class:`GatedPixelCNNBlock` on the image, ``n_layers - 1`` mask-B blocks, then
@@ -347,8 +391,9 @@ def build_gated_pixelcnn(*, filters=32, n_layers=8, kernel_size=3, num_classes=N
         cond = [label]
     v, h = x, x
     for i in range(n_layers):
-        v, h = GatedPixelCNNBlock(filters, kernel_size, "A" if i == 0 else "B", conditional=bool(cond),
-                                  name=f"gated_{i}")([v, h, *cond])
+        v, h = GatedPixelCNNBlock(
+            filters, kernel_size, "A" if i == 0 else "B", conditional=bool(cond), name=f"gated_{i}"
+        )([v, h, *cond])
     out = layers.Conv2D(filters, 1, activation="relu")(layers.ReLU()(h))
     out = layers.Conv2D(1, 1, name="logits")(out)
     return keras.Model(inputs if len(inputs) > 1 else x, out, name=name)
@@ -366,7 +411,9 @@ def _is_conditional(model):
 def _inputs(model, x, labels):
     if _is_conditional(model):
         if labels is None:
-            raise ValueError("this PixelCNN is class-conditional: pass one-hot labels of shape (N, num_classes).")
+            raise ValueError(
+                "this PixelCNN is class-conditional: pass one-hot labels of shape (N, num_classes)."
+            )
         return [x, labels]
     if labels is not None:
         raise ValueError("this PixelCNN is not conditional: labels must be None.")
@@ -396,7 +443,9 @@ def log_likelihood(model, x, *, labels=None, batch_size=500, per_pixel=False):
     """
     x = np.asarray(x, dtype="float32")
     if not np.all((x == 0) | (x == 1)):
-        raise ValueError("log_likelihood needs binary images (values 0 and 1); binarize them first.")
+        raise ValueError(
+            "log_likelihood needs binary images (values 0 and 1); binarize them first."
+        )
     out = []
     for start in range(0, len(x), batch_size):
         xb = x[start : start + batch_size]
@@ -409,7 +458,17 @@ def log_likelihood(model, x, *, labels=None, batch_size=500, per_pixel=False):
     return np.concatenate(out)
 
 
-def sample(model, n=None, *, labels=None, prefix=None, n_known=0, seed=0, batch_size=100, return_seconds=False):
+def sample(
+    model,
+    n=None,
+    *,
+    labels=None,
+    prefix=None,
+    n_known=0,
+    seed=0,
+    batch_size=100,
+    return_seconds=False,
+):
     """Draw binary images pixel by pixel in raster order (one forward pass per pixel).
 
     Args:
@@ -417,7 +476,8 @@ def sample(model, n=None, *, labels=None, prefix=None, n_known=0, seed=0, batch_
         n: number of images (ignored when ``prefix`` is given).
         labels: (n, num_classes) one-hot labels for a conditional model.
         prefix: (n, H, W, 1) binary images whose first ``n_known`` pixels (raster order) are kept
-            and the rest resampled — image completion (e.g. ``n_known = 14 * 28`` keeps the top half).
+            and the rest resampled — image completion (e.g. ``n_known = 14 * 28`` keeps the top
+            half).
         n_known: number of leading pixels of ``prefix`` to keep (0 <= n_known <= H * W).
         seed: seed of the NumPy generator that draws the Bernoulli pixels: same seed, same images.
         batch_size: images sampled together.
@@ -434,18 +494,26 @@ def sample(model, n=None, *, labels=None, prefix=None, n_known=0, seed=0, batch_
     if prefix is not None:
         x_all = np.array(prefix, dtype="float32")
         if x_all.ndim != 4 or x_all.shape[1:] != (height, width, 1):
-            raise ValueError(f"prefix must have shape (n, {height}, {width}, 1), got {x_all.shape}.")
+            raise ValueError(
+                f"prefix must have shape (n, {height}, {width}, 1), got {x_all.shape}."
+            )
         if not np.all((x_all == 0) | (x_all == 1)):
             raise ValueError("prefix must be binary (values 0 and 1).")
     else:
         if n_known:
             raise ValueError("n_known > 0 needs a prefix of known pixels.")
         x_all = np.zeros((_positive_int("n", n), height, width, 1), dtype="float32")
-    if isinstance(n_known, bool) or not isinstance(n_known, numbers.Integral) or not 0 <= n_known <= height * width:
+    if (
+        isinstance(n_known, bool)
+        or not isinstance(n_known, numbers.Integral)
+        or not 0 <= n_known <= height * width
+    ):
         raise ValueError(f"n_known must be an int in [0, {height * width}], got {n_known!r}.")
     if labels is not None and len(labels) != len(x_all):
         raise ValueError(f"labels has {len(labels)} rows for {len(x_all)} images.")
-    _inputs(model, x_all[:1], None if labels is None else np.asarray(labels[:1], "float32"))  # checks labels vs model
+    _inputs(
+        model, x_all[:1], None if labels is None else np.asarray(labels[:1], "float32")
+    )  # checks labels vs model
     rng = np.random.default_rng(seed)
     start_time = time.perf_counter()
     for start in range(0, len(x_all), batch_size):
@@ -462,9 +530,9 @@ def sample(model, n=None, *, labels=None, prefix=None, n_known=0, seed=0, batch_
     return (x_all, seconds) if return_seconds else x_all
 
 
-
 class LabelDropoutBinarization(DynamicBinarization):
-    """Dynamically binarized images with one-hot labels, some of them dropped: batches ``((x, c), x)``.
+    """Dynamically binarized images with one-hot labels, some of them dropped: batches
+    ``((x, c), x)``.
 
     With probability ``label_dropout`` an image's condition is the all-zero vector, which in
     :class:`GatedPixelCNNBlock` (conditioning without bias) means "no label". One model then
@@ -488,7 +556,10 @@ class LabelDropoutBinarization(DynamicBinarization):
         if not isinstance(label_dropout, numbers.Real) or not 0.0 <= label_dropout <= 1.0:
             raise ValueError(f"label_dropout must be in [0, 1], got {label_dropout!r}.")
         if self.labels.min() < 0 or self.labels.max() >= self.num_classes:
-            raise ValueError(f"labels must be integers in [0, {self.num_classes}), got [{self.labels.min()}, {self.labels.max()}].")
+            raise ValueError(
+                f"labels must be integers in [0, {self.num_classes}), "
+                f"got [{self.labels.min()}, {self.labels.max()}]."
+            )
         self.label_dropout = float(label_dropout)
 
     def __getitem__(self, index):
@@ -538,14 +609,20 @@ class PixelCNN(GenerativeModel, keras.Model):
         super().__init__(**kwargs)
         inputs = getattr(network, "inputs", None) or []
         if not isinstance(network, keras.Model) or not inputs:
-            raise ValueError(f"network must be a built keras Model (functional), got {type(network).__name__}.")
+            raise ValueError(
+                f"network must be a built keras Model (functional), got {type(network).__name__}."
+            )
         if num_classes is None and len(inputs) != 1:
-            raise ValueError(f"the network takes {len(inputs)} inputs: pass num_classes for a conditional PixelCNN.")
+            raise ValueError(
+                f"the network takes {len(inputs)} inputs: "
+                "pass num_classes for a conditional PixelCNN."
+            )
         if num_classes is not None:
             num_classes = _positive_int("num_classes", num_classes)
             if len(inputs) != 2 or int(inputs[1].shape[-1]) != num_classes:
                 raise ValueError(
-                    f"num_classes={num_classes} needs a network with a second (one-hot) input of size "
+                    f"num_classes={num_classes} needs a network with a second (one-hot) input "
+                    "of size "
                     f"{num_classes}, got inputs of shapes {[tuple(t.shape) for t in inputs]}."
                 )
         self.network = network
@@ -558,7 +635,9 @@ class PixelCNN(GenerativeModel, keras.Model):
         if self.num_classes is None:
             return inputs
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-            raise ValueError("a conditional PixelCNN takes inputs (x, labels) with integer labels of shape (B,).")
+            raise ValueError(
+                "a conditional PixelCNN takes inputs (x, labels) with integer labels of shape (B,)."
+            )
         x, labels = inputs
         return [x, ops.one_hot(ops.cast(ops.reshape(labels, (-1,)), "int32"), self.num_classes)]
 
@@ -600,14 +679,30 @@ class PixelCNN(GenerativeModel, keras.Model):
         x = check_images(x, binary=True, shape=self.image_shape)
         batch_size = _positive_int("batch_size", batch_size)
         if self.num_classes is None or labels is not None:
-            return log_likelihood(self.network, x, labels=self._one_hot(labels, len(x)),
-                                  batch_size=batch_size, per_pixel=per_pixel)
+            return log_likelihood(
+                self.network,
+                x,
+                labels=self._one_hot(labels, len(x)),
+                batch_size=batch_size,
+                per_pixel=per_pixel,
+            )
         if per_pixel:
-            raise ValueError("per_pixel needs labels for a conditional PixelCNN (the mixture has no per-pixel terms).")
-        per_class = np.stack([
-            log_likelihood(self.network, x, labels=self._one_hot(np.full(len(x), y), len(x)), batch_size=batch_size)
-            for y in range(self.num_classes)
-        ], axis=1)
+            raise ValueError(
+                "per_pixel needs labels for a conditional PixelCNN "
+                "(the mixture has no per-pixel terms)."
+            )
+        per_class = np.stack(
+            [
+                log_likelihood(
+                    self.network,
+                    x,
+                    labels=self._one_hot(np.full(len(x), y), len(x)),
+                    batch_size=batch_size,
+                )
+                for y in range(self.num_classes)
+            ],
+            axis=1,
+        )
         peak = per_class.max(axis=1, keepdims=True)
         return peak[:, 0] + np.log(np.mean(np.exp(per_class - peak), axis=1))
 
@@ -629,9 +724,18 @@ class PixelCNN(GenerativeModel, keras.Model):
         n = _positive_int("n", n)
         seed = check_seed(seed)
         if seed is None:
-            seed = int(ops.convert_to_numpy(keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator)))
-        return sample(self.network, n, labels=self._one_hot(labels, n), seed=seed,
-                      batch_size=_positive_int("batch_size", batch_size))
+            seed = int(
+                ops.convert_to_numpy(
+                    keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator)
+                )
+            )
+        return sample(
+            self.network,
+            n,
+            labels=self._one_hot(labels, n),
+            seed=seed,
+            batch_size=_positive_int("batch_size", batch_size),
+        )
 
     def get_config(self):
         return {

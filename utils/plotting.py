@@ -2,7 +2,8 @@
 
 Every function builds a ``matplotlib.figure.Figure`` outside pyplot's figure registry and returns
 it: a notebook shows it exactly once by leaving the call as the last line of a cell (or by
-``display(fig)``), scripts can ``fig.savefig(...)``, and tests can inspect it. Nothing needs a display
+``display(fig)``), scripts can ``fig.savefig(...)``, and tests can inspect it. Nothing needs a
+display
 (the test command sets ``MPLBACKEND=Agg``). Images are (N, H, W, 1) or (N, H, W) arrays in [0, 1].
 """
 
@@ -12,8 +13,8 @@ import math
 
 import matplotlib
 import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
 import numpy as np
+from matplotlib.figure import Figure
 
 # Load the configured backend now. In a notebook this activates matplotlib's inline support, which
 # renders a returned Figure, before the first helper is called (pyplot otherwise loads it lazily).
@@ -26,7 +27,8 @@ def _images(images, name="images"):
         images = images[..., 0]
     if images.ndim != 3 or len(images) == 0:
         raise ValueError(
-            f"{name} must be a non-empty batch of shape (N, H, W) or (N, H, W, 1), got {images.shape}."
+            f"{name} must be a non-empty batch of shape (N, H, W) or (N, H, W, 1), "
+            f"got {images.shape}."
         )
     return images
 
@@ -65,7 +67,9 @@ def image_grid(images, *, ncols=10, titles=None, suptitle=None, cell_size=1.0, c
         raise ValueError(f"titles must have {len(images)} entries, got {len(titles)}.")
     ncols = min(ncols, len(images))
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = _figure(nrows, ncols, figsize=(cell_size * ncols, cell_size * nrows + 0.3 * bool(suptitle)))
+    fig, axes = _figure(
+        nrows, ncols, figsize=(cell_size * ncols, cell_size * nrows + 0.3 * bool(suptitle))
+    )
     for k, ax in enumerate(axes.flat):
         _hide_ticks(ax)
         if k < len(images):
@@ -79,8 +83,9 @@ def image_grid(images, *, ncols=10, titles=None, suptitle=None, cell_size=1.0, c
     return fig
 
 
-def plot_reconstructions(originals, reconstructions, *, n=10, row_labels=("original", "reconstruction"),
-                         title=None):
+def plot_reconstructions(
+    originals, reconstructions, *, n=10, row_labels=("original", "reconstruction"), title=None
+):
     """Originals on the first row, their reconstructions below (more rows: pass a list).
 
     Args:
@@ -100,7 +105,9 @@ def plot_reconstructions(originals, reconstructions, *, n=10, row_labels=("origi
     extra = reconstructions if isinstance(reconstructions, (list, tuple)) else [reconstructions]
     rows += [_images(r, "reconstructions") for r in extra]
     if any(r.shape[1:] != rows[0].shape[1:] or len(r) < min(n, len(rows[0])) for r in rows):
-        raise ValueError(f"all rows must share the image shape {rows[0].shape[1:]} and hold >= n images.")
+        raise ValueError(
+            f"all rows must share the image shape {rows[0].shape[1:]} and hold >= n images."
+        )
     if len(row_labels) != len(rows):
         raise ValueError(f"row_labels must have {len(rows)} entries, got {len(row_labels)}.")
     n = min(n, len(rows[0]))
@@ -116,7 +123,9 @@ def plot_reconstructions(originals, reconstructions, *, n=10, row_labels=("origi
     return fig
 
 
-def plot_latent_scatter(codes, labels, *, title="2-D latent codes", ax=None, max_points=5000, seed=0):
+def plot_latent_scatter(
+    codes, labels, *, title="2-D latent codes", ax=None, max_points=5000, seed=0
+):
     """Scatter 2-D codes coloured by digit label (the course's latent map).
 
     Args:
@@ -147,7 +156,9 @@ def plot_latent_scatter(codes, labels, *, title="2-D latent codes", ax=None, max
         ax = axes[0, 0]
     else:
         fig = ax.figure
-    points = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=3, alpha=0.7)
+    points = ax.scatter(
+        codes[:, 0], codes[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=3, alpha=0.7
+    )
     fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
@@ -155,7 +166,9 @@ def plot_latent_scatter(codes, labels, *, title="2-D latent codes", ax=None, max
     return fig
 
 
-def plot_manifold(decode, *, z1_range=(-3.0, 3.0), z2_range=(-3.0, 3.0), n=15, title="Decoded latent grid"):
+def plot_manifold(
+    decode, *, z1_range=(-3.0, 3.0), z2_range=(-3.0, 3.0), n=15, title="Decoded latent grid"
+):
     """Decode a regular grid of 2-D codes and tile the images (the "decoded manifold").
 
     Args:
@@ -184,15 +197,23 @@ def plot_manifold(decode, *, z1_range=(-3.0, 3.0), z2_range=(-3.0, 3.0), n=15, t
     canvas = images.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
     fig, axes = _figure(figsize=(6, 6))
     ax = axes[0, 0]
-    ax.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, aspect="auto",
-              extent=(z1_range[0], z1_range[1], z2_range[0], z2_range[1]))
+    ax.imshow(
+        canvas,
+        cmap="gray",
+        vmin=0.0,
+        vmax=1.0,
+        aspect="auto",
+        extent=(z1_range[0], z1_range[1], z2_range[0], z2_range[1]),
+    )
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     ax.set_title(title)
     return fig
 
 
-def plot_interpolation(decode, z_start, z_end, *, steps=10, title="Linear interpolation in latent space"):
+def plot_interpolation(
+    decode, z_start, z_end, *, steps=10, title="Linear interpolation in latent space"
+):
     """Decode evenly spaced points on the segment from ``z_start`` to ``z_end``.
 
     Args:
@@ -211,7 +232,9 @@ def plot_interpolation(decode, z_start, z_end, *, steps=10, title="Linear interp
     z_start = np.asarray(z_start, dtype=np.float32).reshape(-1)
     z_end = np.asarray(z_end, dtype=np.float32).reshape(-1)
     if z_start.shape != z_end.shape:
-        raise ValueError(f"z_start and z_end must have the same shape, got {z_start.shape} and {z_end.shape}.")
+        raise ValueError(
+            f"z_start and z_end must have the same shape, got {z_start.shape} and {z_end.shape}."
+        )
     if steps < 2:
         raise ValueError(f"steps must be >= 2, got {steps}.")
     t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]

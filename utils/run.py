@@ -40,10 +40,10 @@ from __future__ import annotations
 
 import argparse
 import ast
-import datetime
-import hashlib
 import copy
+import datetime
 import decimal
+import hashlib
 import os
 import re
 import string
@@ -146,8 +146,9 @@ def collect_outputs(nb) -> dict:
                 parameters.update(data[PARAMETERS_MIME])
             if ENVIRONMENT_MIME in data:
                 env = data[ENVIRONMENT_MIME]
-                versions = {k: env[k] for k in ("python", "keras", "backend", "backend_version")
-                            if k in env}
+                versions = {
+                    k: env[k] for k in ("python", "keras", "backend", "backend_version") if k in env
+                }
     return {"metrics": metrics, "parameters": parameters, "versions": versions}
 
 
@@ -178,8 +179,16 @@ def check_backend(backend) -> str:
     return backend
 
 
-def execute(notebook, *, smoke=False, parameters=None, output=None, timeout=1800, progress=True,
-            backend=None):
+def execute(
+    notebook,
+    *,
+    smoke=False,
+    parameters=None,
+    output=None,
+    timeout=1800,
+    progress=True,
+    backend=None,
+):
     """Execute one notebook with papermill and write ``metadata.course``.
 
     Args:
@@ -254,8 +263,12 @@ def execute(notebook, *, smoke=False, parameters=None, output=None, timeout=1800
         "backend": found["versions"].get("backend") or requested,
     }
     if course["backend"] != requested:
-        warnings.warn(f"{notebook.name}: requested Keras backend {requested!r}, but the kernel "
-                      f"reported {course['backend']!r}.", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"{notebook.name}: requested Keras backend {requested!r}, but the kernel "
+            f"reported {course['backend']!r}.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     nb.metadata["course"] = course
     nb.metadata.pop("papermill", None)
     _strip_cell_noise(nb)
@@ -278,12 +291,17 @@ def check_committed(notebook) -> list[str]:
     if not course:
         return [f"{name}: no metadata.course; run `python -m utils.run chapters/{name}`."]
     problems = []
-    missing = [k for k in ("mode", "parameters", "duration_s", "versions", "source_sha256", "metrics")
-               if k not in course]
+    missing = [
+        k
+        for k in ("mode", "parameters", "duration_s", "versions", "source_sha256", "metrics")
+        if k not in course
+    ]
     if missing:
         problems.append(f"{name}: metadata.course lacks {missing}.")
     if course.get("mode") != "full":
-        problems.append(f"{name}: committed outputs come from a {course.get('mode')!r} run, not 'full'.")
+        problems.append(
+            f"{name}: committed outputs come from a {course.get('mode')!r} run, not 'full'."
+        )
     if course.get("source_sha256") != source_hash(nb):
         problems.append(
             f"{name}: code changed since the recorded run (stale outputs); re-run "
@@ -336,22 +354,27 @@ def resolve_chapter(chapter, directory=None) -> Path:
         if path.suffix == ".ipynb" and path.is_file():
             return path
         raise ValueError(f"chapter {str(chapter)!r} is not a notebook file (.ipynb).")
-    name = path.name[:-len(".ipynb")] if path.name.endswith(".ipynb") else path.name
+    name = path.name[: -len(".ipynb")] if path.name.endswith(".ipynb") else path.name
     match = re.fullmatch(r"(\d{2})(_\w+)?", name)
     if match is None:
         raise ValueError(
             f"chapter must look like '05', '05_topic' or a notebook path, got {str(chapter)!r}."
         )
-    found = [p for p in chapter_paths(directory)
-             if p.stem == name or (match.group(2) is None and p.stem[:2] == name)]
+    found = [
+        p
+        for p in chapter_paths(directory)
+        if p.stem == name or (match.group(2) is None and p.stem[:2] == name)
+    ]
     if len(found) == 1:
         return found[0]
     planned = [stem for stem in PLANNED_CHAPTERS if stem == name or stem[:2] == name]
     if planned and not found:
         raise ValueError(f"chapter {planned[0]} is planned and has no notebook yet.")
     if len(found) > 1:
-        raise ValueError(f"chapter {str(chapter)!r} is ambiguous in {directory}: "
-                         f"{', '.join(p.name for p in found)}.")
+        raise ValueError(
+            f"chapter {str(chapter)!r} is ambiguous in {directory}: "
+            f"{', '.join(p.name for p in found)}."
+        )
     available = ", ".join(p.stem for p in chapter_paths(directory)) or "none"
     raise ValueError(f"no chapter {str(chapter)!r} in {directory}; expected one of: {available}.")
 
@@ -459,16 +482,21 @@ def render_headline(template, course, *, chapter="chapter") -> str:
         ValueError: a field names no recorded metric or knob, or its format spec does not apply.
     """
     if not isinstance(template, str):
-        raise TypeError(f"{chapter}: headline must be a str template, got {type(template).__name__}.")
+        raise TypeError(
+            f"{chapter}: headline must be a str template, got {type(template).__name__}."
+        )
     if not isinstance(course, dict):
-        raise TypeError(f"{chapter}: course must be the metadata.course dict, got "
-                        f"{type(course).__name__}.")
+        raise TypeError(
+            f"{chapter}: course must be the metadata.course dict, got {type(course).__name__}."
+        )
     metrics = course.get("metrics") or {}
     namespace = {name: float(record["value"]) for name, record in metrics.items()}
     namespace["parameters"] = dict(course.get("parameters") or {})
     namespace["unit"] = {name: record.get("unit", "") for name, record in metrics.items()}
     try:
-        fields = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+        fields = [
+            field for _, field, _, _ in string.Formatter().parse(template) if field is not None
+        ]
     except ValueError as error:
         raise ValueError(f"{chapter}: malformed headline template {template!r}: {error}") from None
     for field in fields:
@@ -496,19 +524,27 @@ def check_chapter_info(info, *, chapter="chapter") -> dict:
         ValueError: a field is missing or empty, or holds a line break (it is one table cell).
     """
     if not isinstance(info, dict):
-        raise TypeError(f"{chapter}: metadata.{CHAPTER_INFO_KEY} must be a dict with keys "
-                        f"{CHAPTER_INFO_FIELDS}, got {type(info).__name__}.")
+        raise TypeError(
+            f"{chapter}: metadata.{CHAPTER_INFO_KEY} must be a dict with keys "
+            f"{CHAPTER_INFO_FIELDS}, got {type(info).__name__}."
+        )
     for field in CHAPTER_INFO_FIELDS:
         value = info.get(field)
         if value is None:
-            raise ValueError(f"{chapter}: metadata.{CHAPTER_INFO_KEY} lacks {field!r}; expected "
-                             f"keys {CHAPTER_INFO_FIELDS}.")
+            raise ValueError(
+                f"{chapter}: metadata.{CHAPTER_INFO_KEY} lacks {field!r}; expected "
+                f"keys {CHAPTER_INFO_FIELDS}."
+            )
         if not isinstance(value, str):
-            raise TypeError(f"{chapter}: metadata.{CHAPTER_INFO_KEY}.{field} must be a str, got "
-                            f"{type(value).__name__}.")
+            raise TypeError(
+                f"{chapter}: metadata.{CHAPTER_INFO_KEY}.{field} must be a str, got "
+                f"{type(value).__name__}."
+            )
         if not value.strip() or "\n" in value:
-            raise ValueError(f"{chapter}: metadata.{CHAPTER_INFO_KEY}.{field} must be one "
-                             f"non-empty line, got {value!r}.")
+            raise ValueError(
+                f"{chapter}: metadata.{CHAPTER_INFO_KEY}.{field} must be one "
+                f"non-empty line, got {value!r}."
+            )
     return info
 
 
@@ -535,8 +571,9 @@ def write_chapter_info(notebook, *, family, summary, headline) -> dict:
     notebook = Path(notebook)
     if not notebook.is_file():
         raise FileNotFoundError(f"no notebook at {notebook}")
-    info = check_chapter_info({"family": family, "summary": summary, "headline": headline},
-                              chapter=notebook.name)
+    info = check_chapter_info(
+        {"family": family, "summary": summary, "headline": headline}, chapter=notebook.name
+    )
     nb = nbformat.read(str(notebook), as_version=4)
     render_headline(headline, dict(nb.metadata.get("course") or {}), chapter=notebook.name)
     nb.metadata[CHAPTER_INFO_KEY] = info
@@ -570,13 +607,17 @@ def chapter_row(notebook) -> str:
     nb = nbformat.read(str(notebook), as_version=4)
     name = notebook.name
     if CHAPTER_INFO_KEY not in nb.metadata:
-        raise ValueError(f"{name}: no metadata.{CHAPTER_INFO_KEY}; add it with "
-                         "utils.run.write_chapter_info(...).")
+        raise ValueError(
+            f"{name}: no metadata.{CHAPTER_INFO_KEY}; add it with "
+            "utils.run.write_chapter_info(...)."
+        )
     info = check_chapter_info(dict(nb.metadata[CHAPTER_INFO_KEY]), chapter=name)
     course = dict(nb.metadata.get("course") or {})
     if course.get("mode") != "full" or "duration_s" not in course:
-        raise ValueError(f"{name}: the README table needs the outputs of a full-mode run; run "
-                         f"`python -m utils.run chapters/{name}`.")
+        raise ValueError(
+            f"{name}: the README table needs the outputs of a full-mode run; run "
+            f"`python -m utils.run chapters/{name}`."
+        )
     cells = [
         f"[{notebook.stem}](chapters/{name})",
         _cell(info["family"]),
@@ -599,7 +640,8 @@ def readme_table(directory=None) -> str:
     rows = {path.stem[:2]: chapter_row(path) for path in chapter_paths(directory)}
     for stem, info in PLANNED_CHAPTERS.items():
         rows.setdefault(
-            stem[:2], f"| {stem} | {_cell(info['family'])} | {_cell(info['summary'])} | — | planned |"
+            stem[:2],
+            f"| {stem} | {_cell(info['family'])} | {_cell(info['summary'])} | — | planned |",
         )
     return "\n".join([TABLE_HEADER] + [rows[number] for number in sorted(rows)])
 
@@ -607,9 +649,11 @@ def readme_table(directory=None) -> str:
 def _split_readme(text: str, path) -> tuple[str, str, str]:
     start, end = text.find(TABLE_START), text.find(TABLE_END)
     if start < 0 or end < start:
-        raise ValueError(f"{path}: expected the markers {TABLE_START} ... {TABLE_END} in this order.")
-    head = text[:start + len(TABLE_START)]
-    return head, text[len(head):end], text[end:]
+        raise ValueError(
+            f"{path}: expected the markers {TABLE_START} ... {TABLE_END} in this order."
+        )
+    head = text[: start + len(TABLE_START)]
+    return head, text[len(head) : end], text[end:]
 
 
 def readme_block(readme=None) -> str:
@@ -658,16 +702,21 @@ def _parse_value(text: str):
 
 
 def _summary(rows) -> str:
-    lines = [f"{'chapter':<42} {'mode':<6} {'backend':<10} {'minutes':>7}  headline metrics",
-             "-" * 100]
+    lines = [
+        f"{'chapter':<42} {'mode':<6} {'backend':<10} {'minutes':>7}  headline metrics",
+        "-" * 100,
+    ]
     for path, course in rows:
         if course is None:
             lines.append(f"{path.name:<42} {'-':<6} {'-':<10} {'-':>7}  FAILED")
             continue
-        metrics = ", ".join(f"{k}={v['value']:.4g} {v['unit']}"
-                            for k, v in course["metrics"].items())
-        lines.append(f"{path.name:<42} {course['mode']:<6} {course.get('backend', '-'):<10} "
-                     f"{course['duration_s'] / 60:>7.2f}  {metrics}")
+        metrics = ", ".join(
+            f"{k}={v['value']:.4g} {v['unit']}" for k, v in course["metrics"].items()
+        )
+        lines.append(
+            f"{path.name:<42} {course['mode']:<6} {course.get('backend', '-'):<10} "
+            f"{course['duration_s'] / 60:>7.2f}  {metrics}"
+        )
     return "\n".join(lines)
 
 
@@ -677,31 +726,57 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils.run", description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="chapters to run (default: all)")
     parser.add_argument("--smoke", action="store_true", help="smoke mode (COURSE_SMOKE=1)")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                        default=[], help="override a knob of the parameters cell (Python literal)")
-    parser.add_argument("--output-dir", type=Path, help="write executed notebooks here, not in place")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        default=[],
+        help="override a knob of the parameters cell (Python literal)",
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, help="write executed notebooks here, not in place"
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="per-cell limit in seconds")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--backend", choices=BACKENDS, default=None,
-                        help="Keras backend of the kernels (default: $KERAS_BACKEND or "
-                             f"{DEFAULT_BACKEND})")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help=f"Keras backend of the kernels (default: $KERAS_BACKEND or {DEFAULT_BACKEND})",
+    )
     tasks = parser.add_mutually_exclusive_group()
-    tasks.add_argument("--check", action="store_true",
-                       help="do not execute; check that committed outputs are full-mode and current")
-    tasks.add_argument("--readme-table", action="store_true",
-                       help="do not execute; print the README chapter table built from the "
-                            "committed notebooks' metadata")
-    tasks.add_argument("--update-readme", action="store_true",
-                       help="do not execute; rewrite the chapter table in README.md")
-    tasks.add_argument("--student-edition", type=Path, metavar="DIR",
-                       help="do not execute; write the chapters to DIR with solutions replaced by "
-                            "stubs and outputs cleared")
+    tasks.add_argument(
+        "--check",
+        action="store_true",
+        help="do not execute; check that committed outputs are full-mode and current",
+    )
+    tasks.add_argument(
+        "--readme-table",
+        action="store_true",
+        help="do not execute; print the README chapter table built from the "
+        "committed notebooks' metadata",
+    )
+    tasks.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="do not execute; rewrite the chapter table in README.md",
+    )
+    tasks.add_argument(
+        "--student-edition",
+        type=Path,
+        metavar="DIR",
+        help="do not execute; write the chapters to DIR with solutions replaced by "
+        "stubs and outputs cleared",
+    )
     args = parser.parse_args(argv)
 
     if args.readme_table or args.update_readme:
         if args.notebooks:
-            parser.error("--readme-table and --update-readme cover all chapters; "
-                         "give no notebooks.")
+            parser.error(
+                "--readme-table and --update-readme cover all chapters; give no notebooks."
+            )
         try:
             table = readme_table()
         except (TypeError, ValueError) as error:
@@ -711,8 +786,10 @@ def main(argv=None) -> int:
             print(table)
         else:
             changed = update_readme(table=table)
-            print(f"{README_PATH.name}: chapter table "
-                  f"{'updated' if changed else 'already up to date'}.")
+            print(
+                f"{README_PATH.name}: chapter table "
+                f"{'updated' if changed else 'already up to date'}."
+            )
         return 0
     notebooks = args.notebooks or chapter_paths()
     if not notebooks:
@@ -743,9 +820,15 @@ def main(argv=None) -> int:
         output = args.output_dir / path.name if args.output_dir else None
         print(f"== {path} ({'smoke' if args.smoke else 'full'} mode, {backend})", flush=True)
         try:
-            course = execute(path, smoke=args.smoke, parameters=parameters, output=output,
-                             timeout=args.timeout, progress=not args.no_progress,
-                             backend=backend)
+            course = execute(
+                path,
+                smoke=args.smoke,
+                parameters=parameters,
+                output=output,
+                timeout=args.timeout,
+                progress=not args.no_progress,
+                backend=backend,
+            )
         except Exception as error:  # report and go on with the other chapters
             print(f"!! {path} failed: {type(error).__name__}: {error}", file=sys.stderr)
             rows.append((path, None))

@@ -3,7 +3,8 @@
 - :func:`smoke_mode` reads the ``COURSE_SMOKE`` switch (tiny budgets for tests and CI).
 - :func:`set_seed` makes a notebook repeatable on CPU.
 - :func:`check_environment` prints the versions a notebook runs with and refuses Keras 2.
-- :func:`show_parameters` and :func:`record_metric` display a run's budget knobs and headline numbers
+- :func:`show_parameters` and :func:`record_metric` display a run's budget knobs and headline
+  numbers
   and publish them under course-specific MIME types, which the course runner (:mod:`utils.run`)
   collects into the notebook's ``metadata.course``.
 - :func:`timed` prints the wall time of a block (every training run uses it).
@@ -20,7 +21,6 @@ import os
 import platform
 import re
 import time
-
 
 SMOKE_ENV = "COURSE_SMOKE"
 
@@ -50,9 +50,7 @@ def smoke_mode() -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ValueError(
-        f"{SMOKE_ENV} must be one of 1/0, true/false, yes/no, on/off; got {value!r}."
-    )
+    raise ValueError(f"{SMOKE_ENV} must be one of 1/0, true/false, yes/no, on/off; got {value!r}.")
 
 
 def set_seed(seed: int = 0) -> int:
@@ -183,7 +181,9 @@ def show_parameters(namespace: dict) -> dict:
         ValueError: ``namespace`` is not a dict.
     """
     if not isinstance(namespace, dict):
-        raise ValueError(f"namespace must be a dict such as globals(), got {type(namespace).__name__}.")
+        raise ValueError(
+            f"namespace must be a dict such as globals(), got {type(namespace).__name__}."
+        )
     knobs = {}
     for name in sorted(namespace):
         if not name.isupper() or name.startswith("_"):

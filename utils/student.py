@@ -46,8 +46,9 @@ def _bound_names(tree: ast.AST) -> set[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
             return
-        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
-                             ast.GeneratorExp)):
+        if isinstance(
+            node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+        ):
             return
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
@@ -85,8 +86,12 @@ def checked_names(solution_source: str, check_source: str) -> list[str]:
     local = _comprehension_names(check) | _bound_names(check)
     first: dict[str, tuple[int, int]] = {}
     for node in ast.walk(check):
-        if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-                and node.id in defined and node.id not in local):
+        if (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.id in defined
+            and node.id not in local
+        ):
             position = (node.lineno, node.col_offset)
             first[node.id] = min(position, first.get(node.id, position))
     return sorted(first, key=first.__getitem__)
@@ -120,8 +125,9 @@ def stub_source(solution_source: str, check_source: str = "") -> str:
     names = checked_names(solution_source, check_source)
     lines = ["# Exercise: write your solution here, then delete the `raise` line below."]
     if names:
-        lines.append("# The check in the next cell uses: " + ", ".join(f"`{n}`" for n in names)
-                     + ".")
+        lines.append(
+            "# The check in the next cell uses: " + ", ".join(f"`{n}`" for n in names) + "."
+        )
     lines.append(f"raise NotImplementedError({STUB_MESSAGE!r})")
     return "\n".join(lines)
 
@@ -171,9 +177,11 @@ def student_notebook(nb):
         raise TypeError(f"nb must be an nbformat NotebookNode, got {type(nb).__name__}.")
     result = copy.deepcopy(nb)
     resources: dict = {}
-    for preprocessor in (SolutionStubPreprocessor(enabled=True),
-                         ClearOutputPreprocessor(enabled=True),
-                         DropNotebookMetadataPreprocessor(enabled=True)):
+    for preprocessor in (
+        SolutionStubPreprocessor(enabled=True),
+        ClearOutputPreprocessor(enabled=True),
+        DropNotebookMetadataPreprocessor(enabled=True),
+    ):
         result, resources = preprocessor(result, resources)
     return result
 

@@ -14,8 +14,19 @@ import keras
 from .runtime import timed
 
 
-def fit_reconstruction(model, inputs, targets=None, *, validation=None, epochs, batch_size=128,
-                       loss="binary_crossentropy", learning_rate=1e-3, label="training", verbose=2):
+def fit_reconstruction(
+    model,
+    inputs,
+    targets=None,
+    *,
+    validation=None,
+    epochs,
+    batch_size=128,
+    loss="binary_crossentropy",
+    learning_rate=1e-3,
+    label="training",
+    verbose=2,
+):
     """Compile ``model`` with Adam and fit it to reproduce ``targets`` from ``inputs``.
 
     Used for autoencoders (``targets = inputs``) and denoising autoencoders (noisy inputs, clean
@@ -49,15 +60,26 @@ def fit_reconstruction(model, inputs, targets=None, *, validation=None, epochs, 
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}.")
     targets = inputs if targets is None else targets
     if len(targets) != len(inputs):
-        raise ValueError(f"inputs and targets must have equal lengths, got {len(inputs)} and {len(targets)}.")
+        raise ValueError(
+            f"inputs and targets must have equal lengths, got {len(inputs)} and {len(targets)}."
+        )
     try:
         out_shape = tuple(model.output.shape[1:])
     except (AttributeError, ValueError):  # a subclassed model that has not been called yet
         out_shape = None
     if out_shape is not None and tuple(targets.shape[1:]) != out_shape:
-        raise ValueError(f"targets have shape {tuple(targets.shape[1:])} per example; the model outputs {out_shape}.")
+        raise ValueError(
+            f"targets have shape {tuple(targets.shape[1:])} per example; "
+            f"the model outputs {out_shape}."
+        )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     with timed(label):
-        history = model.fit(inputs, targets, validation_data=validation, epochs=int(epochs),
-                            batch_size=int(batch_size), verbose=verbose)
+        history = model.fit(
+            inputs,
+            targets,
+            validation_data=validation,
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            verbose=verbose,
+        )
     return history

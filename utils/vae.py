@@ -7,7 +7,8 @@ References:
 
 - D. P. Kingma, M. Welling (2014). Auto-encoding variational Bayes. *ICLR* (the reparameterization
   trick, eq. 10 for the Gaussian KL term used here).
-- D. J. Rezende, S. Mohamed, D. Wierstra (2014). Stochastic backpropagation and approximate inference
+- D. J. Rezende, S. Mohamed, D. Wierstra (2014). Stochastic backpropagation and approximate
+  inference
   in deep generative models. *ICML*.
 - Y. Burda, R. Grosse, R. Salakhutdinov (2016). Importance weighted autoencoders. *ICLR* (eq. 8, the
   k-sample bound used by :func:`importance_weighted_nll`).
@@ -65,25 +66,36 @@ class Sampling(keras.layers.Layer):
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+        ):
             raise ValueError(f"seed must be None or a non-negative int, got {seed!r}.")
         self.seed = None if seed is None else int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def _check(self, shapes):
-        if (not isinstance(shapes, (list, tuple)) or len(shapes) != 2
-                or not all(isinstance(s, (list, tuple)) for s in shapes)):
-            raise ValueError(f"Sampling expects [mean, log_var], two tensors; got input shape {shapes!r}.")
+        if (
+            not isinstance(shapes, (list, tuple))
+            or len(shapes) != 2
+            or not all(isinstance(s, (list, tuple)) for s in shapes)
+        ):
+            raise ValueError(
+                f"Sampling expects [mean, log_var], two tensors; got input shape {shapes!r}."
+            )
         a, b = (tuple(s) for s in shapes)
         if len(a) != 2 or a != b:
-            raise ValueError(f"Sampling expects two (batch, latent_dim) tensors of one shape, got {a} and {b}.")
+            raise ValueError(
+                f"Sampling expects two (batch, latent_dim) tensors of one shape, got {a} and {b}."
+            )
 
     def build(self, input_shape):
         self._check(input_shape)
         super().build(input_shape)
 
     def call(self, inputs):
-        self._check([tuple(t.shape) for t in inputs] if isinstance(inputs, (list, tuple)) else inputs)
+        self._check(
+            [tuple(t.shape) for t in inputs] if isinstance(inputs, (list, tuple)) else inputs
+        )
         mean, log_var = inputs
         eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
         return mean + ops.exp(0.5 * log_var) * eps
@@ -109,7 +121,8 @@ class VAE(GenerativeModel, keras.Model):
     = 1 is the true bound, other values give the beta-VAE of Higgins et al. (2017).
 
     The loss is overridden in ``compute_loss`` (not ``train_step``), so ``fit``, ``evaluate`` and
-    ``validation_data`` work on every backend. The loss reported as ``loss`` is ``-ELBO`` in nats per
+    ``validation_data`` work on every backend. The loss reported as ``loss`` is ``-ELBO`` in nats
+    per
     image (for beta = 1); ``reconstruction`` (``-E_q log p(x|z)``) and ``kl`` are tracked separately
     and appear in ``History``. Targets: ``fit(x, y)`` uses ``y`` (e.g. a binarized copy) as the
     pixels to explain; ``fit(x)`` uses ``x``.
@@ -149,10 +162,13 @@ class VAE(GenerativeModel, keras.Model):
                 "(Functional, or Sequential starting with keras.Input)."
             ) from None
         if enc_out % 2:
-            raise ValueError(f"the encoder must output 2 * latent_dim values (mean, log_var), got {enc_out}.")
+            raise ValueError(
+                f"the encoder must output 2 * latent_dim values (mean, log_var), got {enc_out}."
+            )
         if int(dec_in) != enc_out // 2:
             raise ValueError(
-                f"the encoder gives a latent size of {enc_out // 2} but the decoder takes codes of size {dec_in}."
+                f"the encoder gives a latent size of {enc_out // 2} "
+                f"but the decoder takes codes of size {dec_in}."
             )
         self.encoder = encoder
         self.decoder = decoder
@@ -174,7 +190,9 @@ class VAE(GenerativeModel, keras.Model):
     def encode(self, inputs):
         """Posterior parameters: ``(mean, log_var)``, each (B, d)."""
         x, c = self._split(inputs)
-        h = self.encoder([ops.convert_to_tensor(x), ops.convert_to_tensor(c)] if self.conditional else x)
+        h = self.encoder(
+            [ops.convert_to_tensor(x), ops.convert_to_tensor(c)] if self.conditional else x
+        )
         return h[:, : self.latent_dim], h[:, self.latent_dim :]
 
     def decode(self, z, condition=None):
@@ -254,7 +272,9 @@ class VAE(GenerativeModel, keras.Model):
         n = positive_int("n", n)
         seed = check_seed(seed)
         condition = self._one_hot(labels, n)
-        generator = self.sampling.seed_generator if seed is None else keras.random.SeedGenerator(seed)
+        generator = (
+            self.sampling.seed_generator if seed is None else keras.random.SeedGenerator(seed)
+        )
         z = keras.random.normal((n, self.latent_dim), seed=generator)
         means = ops.sigmoid(self.decode(z, condition))
         if binary:
@@ -269,7 +289,8 @@ class VAE(GenerativeModel, keras.Model):
         :func:`importance_weighted_nll`, whose negative this is.
 
         Args:
-            x: (N, H, W, C) binary images (the course's test set: ``utils.data.load_binarized_test``).
+            x: (N, H, W, C) binary images (the course's test set:
+                ``utils.data.load_binarized_test``).
             labels: (N,) integer class ids for a conditional VAE.
             k: importance samples per image.
 
@@ -283,7 +304,9 @@ class VAE(GenerativeModel, keras.Model):
         condition = self._one_hot(labels, len(x))
         if condition is not None:
             condition = ops.convert_to_numpy(condition)
-        return -importance_weighted_nll(self, x, k, condition=condition, batch_size=batch_size, seed=seed)
+        return -importance_weighted_nll(
+            self, x, k, condition=condition, batch_size=batch_size, seed=seed
+        )
 
     def get_config(self):
         return {
@@ -312,7 +335,9 @@ def _check_condition(model, condition, n):
         raise ValueError(f"condition has {len(condition)} rows for {n} images.")
 
 
-def importance_weighted_nll(model, x, k, *, condition=None, batch_size=None, seed=0, return_bits=False):
+def importance_weighted_nll(
+    model, x, k, *, condition=None, batch_size=None, seed=0, return_bits=False
+):
     """Negative log-likelihood of each image estimated with ``k`` importance samples (IWAE bound).
 
     ``log p(x) >= L_k = E[log (1/k) sum_i p(x, z_i) / q(z_i | x)]`` with ``z_i ~ q(z | x)`` (Burda,
@@ -354,7 +379,11 @@ def importance_weighted_nll(model, x, k, *, condition=None, batch_size=None, see
     out = np.empty(len(x))
     for start in range(0, len(x), images_per_batch):
         xb = x[start : start + images_per_batch]
-        cb = None if condition is None else np.asarray(condition[start : start + images_per_batch], "float32")
+        cb = (
+            None
+            if condition is None
+            else np.asarray(condition[start : start + images_per_batch], "float32")
+        )
         b = len(xb)
         mean, log_var = model.encode((xb, cb) if model.conditional else xb)
         log_w = []
@@ -367,7 +396,9 @@ def importance_weighted_nll(model, x, k, *, condition=None, batch_size=None, see
             c_rep = None if cb is None else ops.repeat(cb, kc, axis=0)
             log_px_z = bernoulli_log_likelihood(x_rep, model.decode(z_flat, c_rep))
             log_pz = standard_normal_log_density(z_flat)
-            log_qz = -0.5 * ops.sum(LOG_2PI + ops.expand_dims(log_var, 1) + ops.square(eps), axis=-1)
+            log_qz = -0.5 * ops.sum(
+                LOG_2PI + ops.expand_dims(log_var, 1) + ops.square(eps), axis=-1
+            )
             log_w.append(ops.convert_to_numpy(ops.reshape(log_px_z + log_pz, (b, kc)) - log_qz))
         log_w = np.concatenate(log_w, axis=1).astype(np.float64)
         out[start : start + b] = -log_mean_exp(log_w, axis=1)
@@ -406,14 +437,29 @@ def active_units(model, x, *, threshold=0.01, condition=None, batch_size=512):
     means = []
     for start in range(0, len(x), batch_size):
         xb = np.asarray(x[start : start + batch_size], "float32")
-        inputs = (xb, np.asarray(condition[start : start + batch_size], "float32")) if model.conditional else xb
+        inputs = (
+            (xb, np.asarray(condition[start : start + batch_size], "float32"))
+            if model.conditional
+            else xb
+        )
         means.append(ops.convert_to_numpy(model.encode(inputs)[0]))
     variances = np.var(np.concatenate(means).astype(np.float64), axis=0)
     return int(np.sum(variances > threshold)), variances
 
 
-def fit_vae(model, images, *, validation=None, epochs, batch_size=128, learning_rate=1e-3, seed=0,
-            labels=None, label="VAE", verbose=2):
+def fit_vae(
+    model,
+    images,
+    *,
+    validation=None,
+    epochs,
+    batch_size=128,
+    learning_rate=1e-3,
+    seed=0,
+    labels=None,
+    label="VAE",
+    verbose=2,
+):
     """Compile ``model`` with Adam and train it on freshly binarized images every epoch.
 
     The training images (grey levels in [0, 1]) are wrapped in
@@ -434,7 +480,8 @@ def fit_vae(model, images, *, validation=None, epochs, batch_size=128, learning_
         verbose: Keras verbosity.
 
     Returns:
-        ``keras.callbacks.History`` with ``loss`` (-ELBO for beta = 1), ``reconstruction`` and ``kl``
+        ``keras.callbacks.History`` with ``loss`` (-ELBO for beta = 1), ``reconstruction`` and
+        ``kl``
         in nats per image, and their ``val_`` twins when ``validation`` is given.
 
     Raises:
@@ -447,14 +494,15 @@ def fit_vae(model, images, *, validation=None, epochs, batch_size=128, learning_
         raise ValueError("pass labels exactly when the VAE is conditional.")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     if model.conditional:
-        data = ConditionalBinarization(images, np.asarray(labels, "float32"), batch_size=batch_size, seed=seed)
+        data = ConditionalBinarization(
+            images, np.asarray(labels, "float32"), batch_size=batch_size, seed=seed
+        )
         val = None if validation is None else (tuple(validation), validation[0])
     else:
         data = DynamicBinarization(images, batch_size=batch_size, seed=seed)
         val = None if validation is None else (validation, validation)
     with timed(label):
         return model.fit(data, validation_data=val, epochs=int(epochs), verbose=verbose)
-
 
 
 class ConditionalBinarization(DynamicBinarization):

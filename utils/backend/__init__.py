@@ -72,7 +72,9 @@ def value_and_gradients(fn, variables, *, has_aux=False):
         raise TypeError(f"fn must be a function of no arguments, got {type(fn).__name__}.")
     variables = list(variables)
     if not variables:
-        raise ValueError("variables must be a non-empty list of Keras variables, got an empty list.")
+        raise ValueError(
+            "variables must be a non-empty list of Keras variables, got an empty list."
+        )
     return _implementation().value_and_gradients(fn, variables, has_aux=bool(has_aux))
 
 

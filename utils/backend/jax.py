@@ -17,7 +17,8 @@ from keras.src.backend.common.stateless_scope import get_stateless_scope
 
 
 class _RecordingScope(keras.StatelessScope):
-    """A stateless scope that starts from the enclosing scope's values and remembers what changed."""
+    """A stateless scope that starts from the enclosing scope's values and remembers what
+    changed."""
 
     def __init__(self, overrides=()):
         super().__init__()
@@ -60,7 +61,9 @@ def value_and_gradients(fn, variables, *, has_aux=False):
         record["changed"] = changed  # Python objects cannot leave a traced function: keep aside
         loss, aux = output if has_aux else (output, None)
         if len(loss.shape) != 0:
-            raise ValueError(f"fn must return a scalar loss, got a tensor of shape {tuple(loss.shape)}.")
+            raise ValueError(
+                f"fn must return a scalar loss, got a tensor of shape {tuple(loss.shape)}."
+            )
         return loss, (aux, new_values)
 
     (loss, (aux, new_values)), gradients = jax.value_and_grad(loss_of, has_aux=True)(
@@ -91,10 +94,10 @@ def custom_train_step(model, step, state, data):
         model.optimizer.variables,
         model.metrics_variables,
     )
-    mapping = [(v, value) for group, values in zip(groups, state) for v, value in zip(group, values)]
+    mapping = [
+        (v, value) for group, values in zip(groups, state) for v, value in zip(group, values)
+    ]
     with keras.StatelessScope(state_mapping=mapping) as scope:
         logs = step(data)
-    new_state = tuple(
-        [scope.get_current_value(v) for v in group] for group in groups
-    )
+    new_state = tuple([scope.get_current_value(v) for v in group] for group in groups)
     return logs, new_state

@@ -11,9 +11,13 @@ def value_and_gradients(fn, variables, *, has_aux=False):
         result = fn()
     loss, aux = result if has_aux else (result, None)
     if len(loss.shape) != 0:
-        raise ValueError(f"fn must return a scalar loss, got a tensor of shape {tuple(loss.shape)}.")
+        raise ValueError(
+            f"fn must return a scalar loss, got a tensor of shape {tuple(loss.shape)}."
+        )
     gradients = tape.gradient(loss, variables)
-    gradients = [ops.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(gradients, variables)]
+    gradients = [
+        ops.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(gradients, variables)
+    ]
     return (loss, aux, gradients) if has_aux else (loss, gradients)
 
 

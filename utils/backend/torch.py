@@ -10,7 +10,9 @@ def value_and_gradients(fn, variables, *, has_aux=False):
     result = fn()
     loss, aux = result if has_aux else (result, None)
     if len(loss.shape) != 0:
-        raise ValueError(f"fn must return a scalar loss, got a tensor of shape {tuple(loss.shape)}.")
+        raise ValueError(
+            f"fn must return a scalar loss, got a tensor of shape {tuple(loss.shape)}."
+        )
     values = [v.value for v in variables]
     gradients = torch.autograd.grad(loss, values, allow_unused=True)
     gradients = [torch.zeros_like(v) if g is None else g for g, v in zip(gradients, values)]
