@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import utils
-from utils import architectures as A
+from utils import autoencoders as A
 from utils import contract, gan, pixelcnn, vae
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from utils import backend, gan
+from utils import backend, callbacks, gan, toy
 
 
 def _toy_gan(loss="non_saturating", critic_steps=1, seed=0):
@@ -250,14 +250,14 @@ def test_mismatched_networks_raise():
 
 
 def test_ring_mode_statistics():
-    real = gan.sample_ring(4000, seed=0)
-    stats = gan.ring_mode_statistics(real)
+    real = toy.sample_ring(4000, seed=0)
+    stats = toy.ring_mode_statistics(real)
     assert stats["modes_covered"] == 8 and stats["high_quality_fraction"] > 0.98
-    one_mode = np.tile(gan.ring_modes()[3], (500, 1))
-    assert gan.ring_mode_statistics(one_mode)["modes_covered"] == 1
-    assert gan.ring_mode_statistics(np.zeros((100, 2)))["high_quality_fraction"] == 0.0
+    one_mode = np.tile(toy.ring_modes()[3], (500, 1))
+    assert toy.ring_mode_statistics(one_mode)["modes_covered"] == 1
+    assert toy.ring_mode_statistics(np.zeros((100, 2)))["high_quality_fraction"] == 0.0
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
-        gan.ring_mode_statistics(np.zeros((5, 3)))
+        toy.ring_mode_statistics(np.zeros((5, 3)))
 
 
 def test_sample_grid_callback_writes_frames_and_a_gif(tmp_path):
@@ -265,8 +265,7 @@ def test_sample_grid_callback_writes_frames_and_a_gif(tmp_path):
         gan.build_dcgan_generator(8, filters=4), gan.build_dcgan_discriminator(filters=4), seed=0
     )
     model.compile()
-    noise = np.random.default_rng(0).standard_normal((6, 8)).astype("float32")
-    callback = gan.SampleGridCallback(noise, directory=tmp_path / "grid", ncols=3)
+    callback = callbacks.SampleGridCallback(6, seed=3, directory=tmp_path / "grid", ncols=3)
     x = np.random.default_rng(1).random((8, 28, 28, 1)).astype("float32")
     model.fit(x, epochs=2, batch_size=4, verbose=0, callbacks=[callback])
     assert callback.epochs == [1, 2] and callback.frames[0].shape == (6, 28, 28)
@@ -283,15 +282,14 @@ def test_sample_grid_callback_writes_frames_and_a_gif(tmp_path):
 
 
 def test_step_logger_recovers_each_steps_value_and_fid_callback_measures_every_epoch(subset_arrays):
-    from utils import metrics
 
     model = gan.GAN(
         gan.build_dcgan_generator(8, filters=4), gan.build_dcgan_discriminator(filters=4), seed=0
     )
     model.compile()
     x = subset_arrays["x_train"][:40].astype("float32")[..., None] / 255.0
-    steps = gan.StepLogger()
-    fid = metrics.FIDCallback(x[:20], seed=1)
+    steps = callbacks.StepLogger()
+    fid = callbacks.FIDCallback(x[:20], seed=1)
     history = model.fit(x, epochs=2, batch_size=8, verbose=0, callbacks=[steps, fid])
     assert len(steps.values["d_loss"]) == 10  # 2 epochs x 5 steps
     # The mean of the recovered per-step values is the epoch mean Keras reports.

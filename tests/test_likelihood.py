@@ -9,8 +9,8 @@ from keras import ops
 from scipy.special import logsumexp
 from scipy.stats import norm
 
-from utils import evaluation, vae
 from utils import likelihood as L
+from utils import vae
 
 
 def _np(tensor):
@@ -28,7 +28,6 @@ def test_functions_are_defined_once_and_reexported():
         "standard_normal_log_density",
     ):
         assert getattr(vae, name) is getattr(L, name)
-    assert evaluation.nats_to_bits_per_dim is L.nats_to_bits_per_dim
 
 
 # -- units --------------------------------------------------------------------------------------

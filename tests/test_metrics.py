@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from utils import data, metrics
+from utils import callbacks, classifier, data, metrics
 
 
 def _random_spd(rng, d):
@@ -135,20 +135,20 @@ def test_class_histogram_and_mode_coverage():
 
 
 def test_classifier_card_matches_the_committed_weights():
-    card = json.loads((data.data_dir() / metrics.CLASSIFIER_CARD).read_text())
+    card = json.loads((data.data_dir() / classifier.CLASSIFIER_CARD).read_text())
     assert (
         card["sha256"]
-        == metrics.CLASSIFIER_SHA256
-        == metrics._file_sha256(metrics.classifier_path())
+        == classifier.CLASSIFIER_SHA256
+        == classifier._file_sha256(classifier.classifier_path())
     )
     assert card["test_accuracy"] >= 0.99
-    assert metrics.classifier_path().stat().st_size < 1_000_000
+    assert classifier.classifier_path().stat().st_size < 1_000_000
 
 
 def test_classifier_accuracy_on_the_committed_subset(subset_arrays):
     """Smoke threshold: >= 98% on the 500 committed test images (99.2% measured on all 10,000)."""
     x = subset_arrays["x_test"].astype("float32")[..., None] / 255.0
-    _, probs = metrics.classifier_outputs(x)
+    _, probs = classifier.classifier_outputs(x)
     assert np.mean(probs.argmax(axis=1) == subset_arrays["y_test"]) >= 0.98
 
 
@@ -156,27 +156,27 @@ def test_classifier_accuracy_on_the_full_test_set(full_mnist_available):
     if not full_mnist_available:
         pytest.skip("full MNIST not available (../shared/datasets/mnist.npz)")
     x, y = data.load_mnist("test")
-    _, probs = metrics.classifier_outputs(x)
+    _, probs = classifier.classifier_outputs(x)
     assert np.mean(probs.argmax(axis=1) == y) >= 0.99
 
 
 def test_a_corrupt_or_missing_classifier_is_reported(tmp_path):
-    bad = tmp_path / metrics.CLASSIFIER_FILE
-    shutil.copy(metrics.classifier_path(), bad)
+    bad = tmp_path / classifier.CLASSIFIER_FILE
+    shutil.copy(classifier.classifier_path(), bad)
     raw = bytearray(bad.read_bytes())
     raw[-100] ^= 0xFF
     bad.write_bytes(bytes(raw))
-    with pytest.raises(metrics.ClassifierChecksumError, match="git checkout"):
-        metrics.load_classifier(bad)
+    with pytest.raises(classifier.ClassifierChecksumError, match="git checkout"):
+        classifier.load_classifier(bad)
     with pytest.raises(FileNotFoundError, match="train-classifier"):
-        metrics.load_classifier(tmp_path / "nope.weights.h5")
+        classifier.load_classifier(tmp_path / "nope.weights.h5")
 
 
 def test_classifier_inputs_are_checked():
     with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
-        metrics.classifier_outputs(np.zeros((2, 32, 32)))
+        classifier.classifier_outputs(np.zeros((2, 32, 32)))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        metrics.classifier_outputs(-np.ones((2, 28, 28)))
+        classifier.classifier_outputs(-np.ones((2, 28, 28)))
 
 
 def test_real_data_floor_is_far_below_noise(subset_arrays):
@@ -298,9 +298,9 @@ def test_image_inputs_are_checked():
     images = np.zeros((2, 28, 28))
     images[0, 3, 3] = np.nan
     with pytest.raises(ValueError, match="images must be finite"):
-        metrics.classifier_outputs(images)
+        classifier.classifier_outputs(images)
     with pytest.raises(ValueError, match="batch_size"):
-        metrics.classifier_outputs(np.zeros((2, 28, 28)), batch_size=0)
+        classifier.classifier_outputs(np.zeros((2, 28, 28)), batch_size=0)
     with pytest.raises(ValueError, match="samples must be finite"):
         metrics.sample_quality(images, np.zeros((2, 28, 28)))
 
@@ -441,20 +441,20 @@ def test_real_data_floor_checks_its_arguments():
 def test_fid_callback_uses_a_seeded_random_reference_subset(subset_arrays):
     x = subset_arrays["x_test"].astype("float32")[..., None] / 255.0
     y = subset_arrays["y_test"]
-    callback = metrics.FIDCallback(x, labels=y, n=40, seed=5)
+    callback = callbacks.FIDCallback(x, labels=y, n=40, seed=5)
     rows = callback.reference_indices
     assert len(rows) == 40 and len(set(rows)) == 40 and rows.max() >= 250
     assert not np.array_equal(rows, np.arange(40))
     np.testing.assert_array_equal(callback.labels, y[rows])
-    np.testing.assert_allclose(callback.reference_features, metrics.classifier_features(x[rows]))
+    np.testing.assert_allclose(callback.reference_features, classifier.classifier_features(x[rows]))
     np.testing.assert_array_equal(
-        metrics.FIDCallback(x[:100], n=40, seed=5).reference_indices,
-        metrics.FIDCallback(x[:100], n=40, seed=5).reference_indices,
+        callbacks.FIDCallback(x[:100], n=40, seed=5).reference_indices,
+        callbacks.FIDCallback(x[:100], n=40, seed=5).reference_indices,
     )
-    assert len(metrics.FIDCallback(x[:30]).reference_features) == 30  # n=None: all of them
+    assert len(callbacks.FIDCallback(x[:30]).reference_features) == 30  # n=None: all of them
     with pytest.raises(ValueError, match="n must be at most the 30 reference images"):
-        metrics.FIDCallback(x[:30], n=31)
+        callbacks.FIDCallback(x[:30], n=31)
     with pytest.raises(ValueError, match="labels must have one entry per reference image"):
-        metrics.FIDCallback(x[:30], labels=y[:29])
+        callbacks.FIDCallback(x[:30], labels=y[:29])
     with pytest.raises(ValueError, match="reference must be finite"):
-        metrics.FIDCallback(np.full((3, 28, 28), np.nan))
+        callbacks.FIDCallback(np.full((3, 28, 28), np.nan))

@@ -154,7 +154,7 @@ def _small_data():
 
 def _mnist_vae(latent=4, seed=0, conditional=False):
     utils.set_seed(seed)
-    from utils import architectures as A
+    from utils import autoencoders as A
 
     if conditional:
         image, label = keras.Input((28, 28, 1)), keras.Input((10,))
@@ -266,7 +266,7 @@ def test_conditional_vae_and_argument_errors():
         model.log_likelihood(binary, labels=onehot[:4], k=5)
     with pytest.raises(ValueError, match="rows"):
         V.active_units(model, x[:4], condition=onehot[:3])
-    from utils import architectures as A
+    from utils import autoencoders as A
 
     with pytest.raises(ValueError, match="2 \\* latent_dim"):
         V.VAE(A.build_dense_encoder(3), A.build_dense_decoder(3))

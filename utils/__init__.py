@@ -13,12 +13,17 @@ Submodules, by concept:
   parameters.
 - ``utils.data``: MNIST with SHA-256 verification, binarization, validation split, smoke-size
   limits.
-- ``utils.architectures``: the dense and convolutional encoder/decoder builders.
-- ``utils.evaluation``: reconstruction errors, the PCA baseline, linear probes.
+- ``utils.autoencoders``: the dense and convolutional encoder/decoder builders, the autoencoder,
+  its fit helper.
+- ``utils.reconstruction``: reconstruction errors, the PCA baseline, linear probes.
+- ``utils.likelihood``: log-densities, KL, log-mean-exp, nats <-> bits/dim, dequantization.
+- ``utils.contract`` / ``utils.checks``: the model contract; the shared argument checks.
+- ``utils.classifier``: the course's MNIST feature classifier.
+- ``utils.callbacks``: per-step logs, sample grids and FID during training.
+- ``utils.toy``: 2-D toy distributions (the ring of Gaussians).
 - ``utils.likelihood``: likelihood units (nats, bits/dim), Bernoulli/Gaussian log-likelihoods, the
   Gaussian KL, log-mean-exp, and the 8-bit protocol of flows and diffusion (uniform dequantization,
   bits/dim in 8-bit space).
-- ``utils.training``: compile-and-fit helpers with timing.
 - ``utils.vae``: the Sampling layer (reparameterization trick), KL and log-likelihoods, the VAE
   model, importance-weighted NLL.
 - ``utils.metrics``: the course's MNIST feature classifier and the sample-quality metrics (FID,
@@ -66,11 +71,13 @@ _EXPORTS = {
 _SUBMODULES = {
     "runtime",
     "data",
-    "architectures",
-    "evaluation",
+    "autoencoders",
+    "reconstruction",
     "plotting",
     "run",
-    "training",
+    "classifier",
+    "callbacks",
+    "toy",
     "vae",
     "metrics",
     "gan",

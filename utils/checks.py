@@ -22,6 +22,16 @@ def positive_int(name: str, value) -> int:
     return int(value)
 
 
+def nonnegative_int(name: str, value) -> int:
+    """Return ``value`` as an int, or raise ``ValueError`` naming ``name`` unless it is an int >= 0.
+
+    NumPy integers are accepted; booleans and floats are not (e.g. a seed or a count of steps).
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}.")
+    return int(value)
+
+
 def finite_number(
     name: str, value, *, low=None, high=None, low_open=False, high_open=False
 ) -> float:

@@ -36,7 +36,6 @@ References:
 from __future__ import annotations
 
 import numbers
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -599,166 +598,11 @@ def build_mlp(input_dim, output_dim, hidden_units=(128, 128), *, name="mlp"):
 # ----------------------------------------------------------------------------------------------
 
 
-def ring_modes(n_modes=8, radius=2.0):
-    """(n_modes, 2) centres equally spaced on a circle of the given radius."""
-    angles = 2 * np.pi * np.arange(_positive_int("n_modes", n_modes)) / n_modes
-    return radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-
-
-def sample_ring(n, *, n_modes=8, radius=2.0, std=0.05, seed=0):
-    """(n, 2) float32 points from an equal mixture of 2-D Gaussians on a ring (std per axis).
-
-    The standard mode-collapse benchmark (Metz et al. 2017, unrolled GANs, use std 0.02; the
-    course uses 0.05 by default so that short CPU runs reach the modes).
-    """
-    rng = np.random.default_rng(seed)
-    centres = ring_modes(n_modes, radius)
-    which = rng.integers(0, n_modes, size=_positive_int("n", n))
-    return (centres[which] + std * rng.standard_normal((n, 2))).astype("float32")
-
-
-def ring_mode_statistics(points, *, n_modes=8, radius=2.0, std=0.05, min_fraction=0.01):
-    """How well 2-D samples cover the ring: modes covered and the fraction of high-quality samples.
-
-    A sample is *high quality* when it lies within ``3 * std`` of its nearest mode centre; a mode
-    is *covered* when at least ``min_fraction`` of all samples are high-quality samples of it.
-
-    Args:
-        points: (N, 2) generated points.
-
-    Returns:
-        dict: ``modes_covered`` (int), ``high_quality_fraction`` (float in [0, 1]),
-        ``mode_fractions`` ((n_modes,) float array).
-
-    Raises:
-        ValueError: points not of shape (N, 2).
-    """
-    p = np.asarray(points, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != 2 or len(p) == 0:
-        raise ValueError(f"points must have shape (N, 2), got {p.shape}.")
-    centres = ring_modes(n_modes, radius)
-    dist = np.linalg.norm(p[:, None, :] - centres[None], axis=-1)
-    nearest, good = dist.argmin(axis=1), dist.min(axis=1) <= 3 * std
-    fractions = np.bincount(nearest[good], minlength=n_modes) / len(p)
-    return {
-        "modes_covered": int(np.sum(fractions >= min_fraction)),
-        "high_quality_fraction": float(good.mean()),
-        "mode_fractions": fractions,
-    }
-
-
 # ----------------------------------------------------------------------------------------------
 # Per-step logs and a fixed-noise sample grid every epoch
 # ----------------------------------------------------------------------------------------------
 
 
-class StepLogger(keras.callbacks.Callback):
-    """Record the value of each logged metric at *every* training step, not only per epoch.
-
-    Keras reports running means over the epoch after each batch; with ``m_t`` the mean after
-    step ``t`` of an epoch, the step's own value is ``t * m_t - (t - 1) * m_(t-1)`` (exact for the
-    ``keras.metrics.Mean`` trackers of :class:`GAN`, which get one scalar per step).
-
-    Attributes:
-        values: dict name -> list of per-step floats, over all epochs.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.values = {}
-        self._previous = {}
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._previous = {}
-
-    def on_train_batch_end(self, batch, logs=None):
-        t = batch + 1
-        for name, mean in (logs or {}).items():
-            mean = float(mean)
-            value = t * mean - (t - 1) * self._previous.get(name, 0.0)
-            self.values.setdefault(name, []).append(value)
-            self._previous[name] = mean
-
-
 # ----------------------------------------------------------------------------------------------
 # A fixed-noise sample grid every epoch
 # ----------------------------------------------------------------------------------------------
-
-
-class SampleGridCallback(keras.callbacks.Callback):
-    """Redraw the same noise through the generator after every epoch; save PNGs and a GIF.
-
-    Watching one fixed set of noise vectors evolve shows training progress far better than fresh
-    samples. Frames are kept in memory (``frames``: list of (n, 28, 28) float arrays, one per
-    epoch); with ``directory`` each is also written as ``epoch_NNN.png`` and, at the end of
-    training, all of them as ``samples.gif`` (``matplotlib.animation`` with Pillow).
-
-    Args:
-        noise: (n, latent_dim) fixed noise.
-        labels: (n,) fixed labels for a conditional GAN.
-        directory: folder for the PNGs and the GIF (created), or None to keep frames in memory only.
-        ncols: grid columns.
-        every: keep a frame every this many epochs.
-    """
-
-    def __init__(self, noise, *, labels=None, directory=None, ncols=10, every=1):
-        super().__init__()
-        self.noise = np.asarray(noise, "float32")
-        self.labels = None if labels is None else np.asarray(labels, "int32")
-        self.directory = None if directory is None else Path(directory)
-        self.ncols = _positive_int("ncols", ncols)
-        self.every = _positive_int("every", every)
-        self.frames, self.epochs = [], []
-
-    def tile(self, images):
-        """(n, 28, 28[, 1]) -> one (rows*28, ncols*28) array, empty cells black."""
-        imgs = np.asarray(images)[..., 0] if np.asarray(images).ndim == 4 else np.asarray(images)
-        n, h, w = imgs.shape
-        rows = -(-n // self.ncols)
-        canvas = np.zeros((rows * h, self.ncols * w), dtype=np.float32)
-        for i, img in enumerate(imgs):
-            r, c = divmod(i, self.ncols)
-            canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = img
-        return canvas
-
-    def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
-            return
-        images = self.model.generate(noise=self.noise, labels=self.labels)[..., 0]
-        self.frames.append(images)
-        self.epochs.append(epoch + 1)
-        if self.directory is not None:
-            import matplotlib.image
-
-            self.directory.mkdir(parents=True, exist_ok=True)
-            matplotlib.image.imsave(
-                self.directory / f"epoch_{epoch + 1:03d}.png",
-                self.tile(images),
-                cmap="gray",
-                vmin=0,
-                vmax=1,
-            )
-
-    def on_train_end(self, logs=None):
-        if self.directory is not None and self.frames:
-            self.save_gif(self.directory / "samples.gif")
-
-    def save_gif(self, path, *, fps=2):
-        """Write every frame as one animated GIF; returns the path."""
-        import matplotlib.animation as animation
-        from matplotlib.figure import Figure
-
-        grid = self.tile(self.frames[0])
-        fig = Figure(figsize=(grid.shape[1] / 56, grid.shape[0] / 56 + 0.3), dpi=80)
-        ax = fig.add_axes([0, 0, 1, 1 - 0.3 / (grid.shape[0] / 56 + 0.3)])
-        ax.set_axis_off()
-        artists = []
-        for epoch, images in zip(self.epochs, self.frames):
-            im = ax.imshow(self.tile(images), cmap="gray", vmin=0, vmax=1, animated=True)
-            title = ax.text(
-                0.5, 1.01, f"epoch {epoch}", transform=ax.transAxes, ha="center", va="bottom"
-            )
-            artists.append([im, title])
-        anim = animation.ArtistAnimation(fig, artists, interval=1000 // fps, blit=False)
-        anim.save(str(path), writer=animation.PillowWriter(fps=fps))
-        return Path(path)

@@ -440,3 +440,27 @@ def bits_per_dim_8bit(log_density, dims=MNIST_DIMS, scale=256):
     scale = _positive_real("scale", scale)
     log_density = _finite_array("log_density", log_density)
     return -log_density / (dims * LN2) + math.log2(scale)
+
+
+def fit_independent_bernoulli(x_binary, alpha=1.0):
+    """Maximum-a-posteriori pixel probabilities of an independent-Bernoulli image model.
+
+    Each pixel is its own coin: ``p_i = (count_i + alpha) / (N + 2 alpha)`` (Laplace smoothing with
+    ``alpha = 1`` keeps every log-probability finite on test data).
+
+    Args:
+        x_binary: (N, ...) binary images (0/1 values).
+        alpha: pseudo-count added to both outcomes (> 0).
+
+    Returns:
+        float64 array of shape ``x_binary.shape[1:]`` with probabilities in (0, 1).
+
+    Raises:
+        ValueError: non-binary inputs or ``alpha <= 0``.
+    """
+    x = np.asarray(x_binary, dtype=np.float64)
+    if alpha <= 0:
+        raise ValueError(f"alpha must be > 0, got {alpha!r}.")
+    if not np.all((x == 0) | (x == 1)):
+        raise ValueError("x_binary must hold only 0 and 1 (binarize the images first).")
+    return (x.sum(axis=0) + alpha) / (len(x) + 2.0 * alpha)

@@ -435,7 +435,7 @@ def log_likelihood(model, x, *, labels=None, batch_size=500, per_pixel=False):
 
     Returns:
         float64 array (N,) of log-likelihoods in nats (<= 0), or (N, H, W) with ``per_pixel``.
-        NLL is its negative; :func:`utils.evaluation.nats_to_bits_per_dim` converts to bits/dim.
+        NLL is its negative; :func:`utils.likelihood.nats_to_bits_per_dim` converts to bits/dim.
 
     Raises:
         ValueError: labels missing for a conditional model (or given to an unconditional one), or

@@ -43,6 +43,38 @@ def _hide_ticks(ax):
     ax.set_yticks([])
 
 
+def tile_images(images, *, ncols=10):
+    """Tile images into one array, row by row, empty cells black: the course's one image tiler.
+
+    Args:
+        images: (n, H, W) or (n, H, W, 1) grey levels.
+        ncols: images per row (positive int).
+
+    Returns:
+        float32 array (rows * H, ncols * W) with ``rows = ceil(n / ncols)``.
+
+    Raises:
+        ValueError: not a non-empty stack of single-channel images, or a bad ``ncols``.
+    """
+    from .checks import positive_int
+
+    ncols = positive_int("ncols", ncols)
+    imgs = np.asarray(images, dtype=np.float32)
+    if imgs.ndim == 4 and imgs.shape[-1] == 1:
+        imgs = imgs[..., 0]
+    if imgs.ndim != 3 or len(imgs) == 0:
+        raise ValueError(
+            f"images must have shape (n, H, W) or (n, H, W, 1), got {np.shape(images)}."
+        )
+    n, h, w = imgs.shape
+    rows = -(-n // ncols)
+    canvas = np.zeros((rows * h, ncols * w), dtype=np.float32)
+    for i, img in enumerate(imgs):
+        r, c = divmod(i, ncols)
+        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = img
+    return canvas
+
+
 def image_grid(images, *, ncols=10, titles=None, suptitle=None, cell_size=1.0, cmap="gray"):
     """Show a batch of greyscale images in a grid.
 

@@ -1,11 +1,11 @@
 """Reconstruction errors, likelihood units, PCA, probes, quantization."""
 
-import math
 
 import numpy as np
 import pytest
 
-from utils import evaluation as E
+from utils import likelihood
+from utils import reconstruction as E
 
 
 def test_squared_error_per_image(rng):
@@ -25,12 +25,6 @@ def test_bce_is_the_bernoulli_negative_log_likelihood(rng):
     assert E.per_image_binary_cross_entropy(x, x).max() < 1e-4  # perfect prediction costs ~0 nats
     with pytest.raises(ValueError):
         E.per_image_binary_cross_entropy(x, p + 1)
-
-
-def test_bits_per_dim_conversion():
-    assert E.nats_to_bits_per_dim(784 * math.log(2)) == pytest.approx(1.0)
-    with pytest.raises(ValueError):
-        E.nats_to_bits_per_dim(1.0, dims=0)
 
 
 def test_pca_is_exact_with_all_components_and_improves_with_k(rng):
@@ -59,17 +53,17 @@ def test_linear_probe_on_separable_and_random_labels(rng):
 
 def test_independent_bernoulli_is_the_smoothed_maximum_likelihood(rng):
     x = (rng.random((50, 6)) < np.linspace(0.1, 0.9, 6)).astype(float)
-    theta = E.fit_independent_bernoulli(x)
+    theta = likelihood.fit_independent_bernoulli(x)
     np.testing.assert_allclose(theta, (x.sum(0) + 1) / 52)
 
     def nll(t):
         return E.per_image_binary_cross_entropy(x, np.broadcast_to(t, x.shape)).mean()
 
-    mle = E.fit_independent_bernoulli(x, alpha=1e-9)
+    mle = likelihood.fit_independent_bernoulli(x, alpha=1e-9)
     for delta in (0.02, -0.02):
         assert nll(np.clip(mle + delta, 1e-3, 1 - 1e-3)) > nll(mle)
     with pytest.raises(ValueError, match="only 0 and 1"):
-        E.fit_independent_bernoulli(x * 0.5)
+        likelihood.fit_independent_bernoulli(x * 0.5)
 
 
 def test_uniform_quantize_error_is_at_most_half_a_step(rng):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import utils
-from utils import architectures as A
+from utils import autoencoders as A
 
 
 @pytest.mark.parametrize("k", [2, 30])
@@ -83,9 +83,7 @@ def test_training_reduces_reconstruction_loss():
     utils.set_seed(0)
     x, _ = utils.load_mnist("train", limit=256, path=utils.data.subset_path())
     model = A.build_autoencoder(A.build_dense_encoder(8, (64,)), A.build_dense_decoder(8, (64,)))
-    history = utils.training.fit_reconstruction(
-        model, x, epochs=5, batch_size=32, verbose=0, label="test"
-    )
+    history = A.fit_reconstruction(model, x, epochs=5, batch_size=32, verbose=0, label="test")
     losses = history.history["loss"]
     assert losses[-1] < 0.8 * losses[0]
 
@@ -94,8 +92,8 @@ def test_fit_reconstruction_validates_arguments():
     model = A.build_autoencoder(A.build_dense_encoder(2), A.build_dense_decoder(2))
     x = np.zeros((4, 28, 28, 1), "float32")
     with pytest.raises(ValueError, match="epochs"):
-        utils.training.fit_reconstruction(model, x, epochs=0)
+        A.fit_reconstruction(model, x, epochs=0)
     with pytest.raises(ValueError, match="learning_rate"):
-        utils.training.fit_reconstruction(model, x, epochs=1, learning_rate=0)
+        A.fit_reconstruction(model, x, epochs=1, learning_rate=0)
     with pytest.raises(ValueError, match="model outputs"):
-        utils.training.fit_reconstruction(model, x, np.zeros((4, 784), "float32"), epochs=1)
+        A.fit_reconstruction(model, x, np.zeros((4, 784), "float32"), epochs=1)
