@@ -78,6 +78,7 @@ _SUBMODULES = {
     "classifier",
     "callbacks",
     "toy",
+    "exercises",
     "vae",
     "metrics",
     "gan",
