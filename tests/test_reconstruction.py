@@ -1,6 +1,5 @@
 """Reconstruction errors, likelihood units, PCA, probes, quantization."""
 
-
 import numpy as np
 import pytest
 

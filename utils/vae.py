@@ -24,7 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .checks import check_images, check_labels, check_seed, positive_int
+from .checks import check_images, check_labels, check_seed, finite_number, positive_int
 from .contract import GenerativeModel
 from .data import DynamicBinarization
 from .likelihood import (  # noqa: F401  (re-exported: utils.vae.<name> keeps working)
@@ -151,8 +151,7 @@ class VAE(GenerativeModel, keras.Model):
 
     def __init__(self, encoder, decoder, beta=1.0, conditional=False, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(beta, numbers.Real) or beta < 0:
-            raise ValueError(f"beta must be a number >= 0, got {beta!r}.")
+        beta = finite_number("beta", beta, low=0.0)
         try:
             enc_out = int(encoder.outputs[0].shape[-1])
             dec_in = decoder.inputs[0].shape[-1]
