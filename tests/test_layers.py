@@ -1,5 +1,6 @@
 """The contract of every custom layer, on the active backend: config round trip, output shape,
-``.keras`` round trip with identical outputs. CI runs this file under TensorFlow, JAX and PyTorch."""
+``.keras`` round trip with identical outputs. CI runs this file under TensorFlow, JAX and
+PyTorch."""
 
 import keras
 import numpy as np
