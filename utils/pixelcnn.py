@@ -36,6 +36,7 @@ from .checks import check_images, check_labels, check_seed
 from .checks import positive_int as _positive_int
 from .contract import GenerativeModel
 from .data import DynamicBinarization
+from .likelihood import log_mean_exp
 
 MASK_TYPES = ("A", "B")
 
@@ -703,8 +704,7 @@ class PixelCNN(GenerativeModel, keras.Model):
             ],
             axis=1,
         )
-        peak = per_class.max(axis=1, keepdims=True)
-        return peak[:, 0] + np.log(np.mean(np.exp(per_class - peak), axis=1))
+        return log_mean_exp(per_class, axis=1)
 
     def generate(self, n, *, labels=None, seed=None, batch_size=100):
         """``n`` binary images drawn pixel by pixel in raster order (course contract).
