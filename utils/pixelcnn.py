@@ -631,6 +631,7 @@ class PixelCNN(GenerativeModel, keras.Model):
         self.seed = seed
         self.image_shape = tuple(int(d) for d in inputs[0].shape[1:])
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True  # the network is a built functional model
 
     def _network_inputs(self, inputs):
         if self.num_classes is None:

@@ -178,6 +178,7 @@ class VAE(GenerativeModel, keras.Model):
         self.sampling = Sampling(seed=seed, name="sampling")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.built = True  # encoder and decoder are built models; Sampling has no weights
 
     def _split(self, inputs):
         if self.conditional:
