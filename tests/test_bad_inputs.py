@@ -1,9 +1,6 @@
 """Bad input gets a clear error: each case is a call a new user might make, and the error must be a
 ValueError or TypeError whose message names the argument (never a NumPy or backend message)."""
 
-import numpy as np
-import pytest
-
 from utils import (
     autoencoders,
     callbacks,
@@ -19,6 +16,9 @@ from utils import (
     toy,
     vae,
 )
+
+import numpy as np
+import pytest
 
 NAN_IMAGES = np.full((4, 28, 28, 1), np.nan, "float32")
 GREY = np.full((4, 28, 28, 1), 0.5, "float32")

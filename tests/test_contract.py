@@ -1,6 +1,10 @@
 """The course contract (utils.contract) for every family: generate, log_likelihood and its kind,
 integer labels, loading in a fresh process after ``import utils``."""
 
+import utils
+from utils import autoencoders as A
+from utils import contract, gan, pixelcnn, vae
+
 import itertools
 import subprocess
 import sys
@@ -8,10 +12,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-
-import utils
-from utils import autoencoders as A
-from utils import contract, gan, pixelcnn, vae
 
 
 def _vae(conditional=False, seed=0):

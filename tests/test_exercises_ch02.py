@@ -1,9 +1,9 @@
 """The checks of chapter 02's exercises pass right answers and fail plausible wrong ones."""
 
+from utils.exercises import ch02
+
 import numpy as np
 import pytest
-
-from utils.exercises import ch02
 
 
 def _sigmoid(a):

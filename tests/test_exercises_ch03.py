@@ -4,12 +4,12 @@ The right answers are computed here independently of :mod:`utils.exercises.ch03`
 grid and integration rule, SciPy for W1, Gaussian features for KID).
 """
 
+from utils import metrics
+from utils.exercises import ch03
+
 import numpy as np
 import pytest
 from scipy import integrate, stats
-
-from utils import metrics
-from utils.exercises import ch03
 
 LOG4 = np.log(4.0)
 

@@ -2,12 +2,12 @@
 ``.keras`` round trip with identical outputs. CI runs this file under TensorFlow, JAX and
 PyTorch."""
 
+import utils  # noqa: F401  (registers the course's layers)
+from utils import pixelcnn, vae
+
 import keras
 import numpy as np
 import pytest
-
-import utils  # noqa: F401  (registers the course's layers)
-from utils import pixelcnn, vae
 
 rng = np.random.default_rng(0)
 IMAGE = rng.random((2, 6, 6, 1)).astype("float32")

@@ -1,11 +1,11 @@
 """PixelCNN layers: mask causality by gradients, the blind spot, exact likelihood, the sampler."""
 
+from utils import backend, pixelcnn
+
 import keras
 import numpy as np
 import pytest
 from keras import ops
-
-from utils import backend, pixelcnn
 
 
 def _input_gradient(model, x, r, c):

@@ -1,6 +1,9 @@
 """VAE pieces: closed forms against Monte Carlo, the reparameterized gradient, the IWAE bound
 against an exact likelihood, the Sampling layer, and the VAE model's training and save/load."""
 
+import utils
+from utils import vae as V
+
 import math
 
 import keras
@@ -8,9 +11,6 @@ import numpy as np
 import pytest
 from keras import ops
 from scipy.stats import norm
-
-import utils
-from utils import vae as V
 
 
 def test_kl_closed_form_matches_monte_carlo(rng):
