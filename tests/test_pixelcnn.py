@@ -272,6 +272,14 @@ def test_windowed_sampler_draws_the_same_images_faster():
         net, 3, labels=labels, seed=5, batch_size=3, window=(up + 1, 2 * side + 1)
     )
     np.testing.assert_array_equal(full, windowed)
+    assert pixelcnn.receptive_window(net, labels=labels[:1]) == (up + 1, 2 * side + 1)
+    model = pixelcnn.PixelCNN(net, num_classes=10)
+    assert pixelcnn.receptive_window(model, labels=1) == (up + 1, 2 * side + 1)
+    completed = model.generate(
+        3, labels=[1, 7, 3], prefix=full, n_known=6 * 12, seed=9, window=(up + 1, 2 * side + 1)
+    )
+    np.testing.assert_array_equal(completed[:, :6], full[:, :6])  # the known top half is kept
+    assert pixelcnn.seconds_per_pass(model, 2, window=(up + 1, 2 * side + 1), repeats=1) > 0
     with pytest.raises(ValueError, match="receptive field"):
         pixelcnn.sample(net, 1, labels=labels[:1], window=(up, 2 * side + 1))
     with pytest.raises(ValueError, match="larger than"):

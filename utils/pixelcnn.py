@@ -590,6 +590,45 @@ def window_network(model, window):
     return copy
 
 
+def seconds_per_pass(model, batch_size, *, window=None, repeats=3):
+    """Wall time of one compiled forward pass (``predict_on_batch``) over ``batch_size`` images.
+
+    This is the unit cost of :func:`sample`, which makes one such pass per pixel. The first pass
+    (compilation) is not timed; the median of ``repeats`` timed passes is returned.
+
+    Args:
+        model: a :class:`PixelCNN` or a PixelCNN network.
+        batch_size: images per pass (positive int).
+        window: ``None`` (whole images) or ``(rows, cols)``: time the windowed copy of
+            :func:`window_network` instead.
+        repeats: timed passes (positive int).
+
+    Returns:
+        float, seconds per pass (divide by ``batch_size`` for seconds per image and pass).
+
+    Raises:
+        ValueError: non-positive sizes, a malformed window.
+    """
+    net = model.network if isinstance(model, PixelCNN) else model
+    batch_size = _positive_int("batch_size", batch_size)
+    if window is not None:
+        net = window_network(net, window)
+    height, width = (int(d) for d in net.inputs[0].shape[1:3])
+    x = np.zeros((batch_size, height, width, 1), dtype="float32")
+    labels = None
+    if _is_conditional(net):
+        labels = np.zeros((batch_size, int(net.inputs[1].shape[-1])), dtype="float32")
+        labels[:, 0] = 1.0
+    inputs = _inputs(net, x, labels)
+    net.predict_on_batch(inputs)
+    times = []
+    for _ in range(_positive_int("repeats", repeats)):
+        start = time.perf_counter()
+        net.predict_on_batch(inputs)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def _window_crop(image_hw, window_hw):
     """(r, c) -> ((top, left) of the crop, (row, col) of the pixel inside it)."""
     (height, width), (rows, cols) = image_hw, (int(d) for d in window_hw)
@@ -610,10 +649,11 @@ def receptive_field(model, pixel, *, labels=None, seed=0):
     weights (trained or not). A causal network never sees pixels at or after (r, c).
 
     Args:
-        model: a PixelCNN network (image [, one-hot label] -> logits), or any keras model from an
-            (B, H, W, 1) image to (B, H, W, 1) logits.
+        model: a :class:`PixelCNN`, a PixelCNN network (image [, one-hot label] -> logits), or
+            any keras model from an (B, H, W, 1) image to (B, H, W, 1) logits.
         pixel: (r, c), ints inside the image.
-        labels: (1, num_classes) one-hot label for a conditional network.
+        labels: for a conditional model, an integer class id (a :class:`PixelCNN`) or a
+            (1, num_classes) one-hot label (a network).
         seed: seed of the random probe image.
 
     Returns:
@@ -624,6 +664,9 @@ def receptive_field(model, pixel, *, labels=None, seed=0):
     """
     from .backend import input_gradients
 
+    if isinstance(model, PixelCNN):  # the course model: integer labels, one-hot inside
+        labels = model._one_hot(None if labels is None else np.reshape(labels, (-1,))[:1], 1)
+        model = model.network
     height, width = (int(d) for d in model.inputs[0].shape[1:3])
     r, c = (int(v) for v in pixel)
     if not (0 <= r < height and 0 <= c < width):
@@ -636,6 +679,35 @@ def receptive_field(model, pixel, *, labels=None, seed=0):
 
     grads = ops.convert_to_numpy(input_gradients(logit, probe))
     return np.abs(grads)[0, ..., 0] > 0
+
+
+def receptive_window(model, *, labels=None):
+    """The smallest window ``(rows, cols)`` for :func:`sample` that holds the receptive field.
+
+    Measured with :func:`receptive_field` at the bottom row's centre pixel (the pixel whose field
+    reaches farthest, since nothing below the image clips it): ``rows`` = rows seen above it + 1,
+    ``cols`` = 2 x (the larger of the columns seen to its left and right) + 1, both at most the
+    image's size.
+
+    Args:
+        model: a :class:`PixelCNN` or a PixelCNN network.
+        labels: a class id (:class:`PixelCNN`) or a (1, num_classes) one-hot label (network) for a
+            conditional model.
+
+    Returns:
+        ``(rows, cols)``, ints.
+
+    Raises:
+        ValueError: see :func:`receptive_field`.
+    """
+    net = model.network if isinstance(model, PixelCNN) else model
+    height, width = (int(d) for d in net.inputs[0].shape[1:3])
+    r, c = height - 1, width // 2
+    rows, cols = np.nonzero(receptive_field(model, (r, c), labels=labels))
+    if len(rows) == 0:  # sees nothing: any window works
+        return 1, 1
+    side = max(c - cols.min(), cols.max() - c)
+    return min(height, r - rows.min() + 1), min(width, 2 * side + 1)
 
 
 def _check_window(model, net, crop, labels, tolerance=1e-5):
@@ -797,6 +869,15 @@ class PixelCNN(GenerativeModel, keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True  # the network is a built functional model
 
+    def compile(self, optimizer="adam", **kwargs):
+        """``keras.Model.compile`` with ``jit_compile`` defaulting to
+        :func:`utils.backend.default_jit_compile` (the setting measured fastest on each backend).
+        The loss is the model's own exact NLL (:meth:`compute_loss`): pass no ``loss``."""
+        from . import backend
+
+        kwargs.setdefault("jit_compile", backend.default_jit_compile())
+        super().compile(optimizer=optimizer, **kwargs)
+
     def _network_inputs(self, inputs):
         if self.num_classes is None:
             return inputs
@@ -871,7 +952,9 @@ class PixelCNN(GenerativeModel, keras.Model):
         )
         return log_mean_exp(per_class, axis=1)
 
-    def generate(self, n, *, labels=None, seed=None, batch_size=100, window=None):
+    def generate(
+        self, n, *, labels=None, seed=None, batch_size=100, window=None, prefix=None, n_known=0
+    ):
         """``n`` binary images drawn pixel by pixel in raster order (course contract).
 
         Args:
@@ -881,6 +964,8 @@ class PixelCNN(GenerativeModel, keras.Model):
             batch_size: images sampled together.
             window: ``(rows, cols)`` crop computed at each pass (same samples, fewer operations),
                 or ``None``; see :func:`sample`.
+            prefix, n_known: complete ``prefix`` (n, H, W, 1) binary images, keeping their first
+                ``n_known`` pixels in raster order; see :func:`sample`.
 
         Returns:
             float32 array (n, H, W, 1) with values in {0, 1}.
@@ -900,6 +985,8 @@ class PixelCNN(GenerativeModel, keras.Model):
             self.network,
             n,
             labels=self._one_hot(labels, n),
+            prefix=prefix,
+            n_known=n_known,
             seed=seed,
             batch_size=_positive_int("batch_size", batch_size),
             window=window,
