@@ -706,8 +706,8 @@ def receptive_window(model, *, labels=None):
     rows, cols = np.nonzero(receptive_field(model, (r, c), labels=labels))
     if len(rows) == 0:  # sees nothing: any window works
         return 1, 1
-    side = max(c - cols.min(), cols.max() - c)
-    return min(height, r - rows.min() + 1), min(width, 2 * side + 1)
+    side = int(max(c - cols.min(), cols.max() - c))
+    return min(height, int(r - rows.min()) + 1), min(width, 2 * side + 1)
 
 
 def _check_window(model, net, crop, labels, tolerance=1e-5):

@@ -73,7 +73,12 @@ def set_seed(seed: int = 0) -> int:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
     import keras
 
-    keras.utils.set_random_seed(int(seed))
+    from . import _filtered_native_stderr
+
+    # Keras also seeds TensorFlow when it is installed, importing it on the JAX and PyTorch
+    # backends too: filter its C++ start-up lines as ``import utils`` does.
+    with _filtered_native_stderr():
+        keras.utils.set_random_seed(int(seed))
     return int(seed)
 
 
