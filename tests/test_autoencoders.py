@@ -97,3 +97,10 @@ def test_fit_reconstruction_validates_arguments():
         A.fit_reconstruction(model, x, epochs=1, learning_rate=0)
     with pytest.raises(ValueError, match="model outputs"):
         A.fit_reconstruction(model, x, np.zeros((4, 784), "float32"), epochs=1)
+
+
+def test_fit_reconstruction_without_label_prints_nothing(capsys):
+    x = np.random.default_rng(0).random((16, 28, 28, 1)).astype("float32")
+    model = A.build_autoencoder(A.build_dense_encoder(2, (8,)), A.build_dense_decoder(2, (8,)))
+    A.fit_reconstruction(model, x, epochs=1, batch_size=8, verbose=0, label=None)
+    assert capsys.readouterr().out == ""

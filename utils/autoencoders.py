@@ -19,6 +19,7 @@ convolutions take 28x28 to 7x7, and two stride-2 transposed convolutions take 7x
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import keras
@@ -284,7 +285,7 @@ def fit_reconstruction(
     Used for autoencoders (``targets = inputs``) and denoising autoencoders (noisy inputs, clean
     targets). The Keras loss ``"binary_crossentropy"`` is the mean over pixels of the per-pixel
     cross-entropy in nats (multiply by 784 for nats per MNIST image); ``"mse"`` is the mean squared
-    error per pixel. Prints the wall time of the run.
+    error per pixel. Prints the wall time of the run unless ``label`` is None.
 
     Args:
         model: an uncompiled or compiled ``keras.Model`` mapping images to images.
@@ -295,7 +296,8 @@ def fit_reconstruction(
         batch_size: images per gradient step (positive int).
         loss: any Keras loss identifier or object.
         learning_rate: Adam's step size (> 0).
-        label: name printed with the wall time.
+        label: name printed with the wall time; ``None`` prints nothing (a notebook whose output
+            must not change from run to run).
         verbose: Keras' verbosity (0 silent, 1 progress bar, 2 one line per epoch).
 
     Returns:
@@ -323,7 +325,7 @@ def fit_reconstruction(
             f"the model outputs {out_shape}."
         )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
-    with timed(label):
+    with timed(label) if label is not None else contextlib.nullcontext():
         history = model.fit(
             inputs,
             targets,
