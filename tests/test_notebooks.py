@@ -34,7 +34,7 @@ def test_chapter_structure(chapter):
     assert len(solutions) >= 2
     for i in solutions:  # every solution is followed by a check (utils.exercises or an assert)
         check = code[i + 1].source
-        assert "check_exercise_" in check or "assert" in check
+        assert ".check_exercise_" in check or "assert" in check
     assert any("utils.record_metric(" in c.source for c in code)
     assert not any("import tensorflow" in c.source or "from tensorflow" in c.source for c in code)
 
