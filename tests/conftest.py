@@ -1,10 +1,10 @@
 """Shared fixtures. The environment (smoke mode, Agg backend, no downloads) is set by the
 ``utils.pytest_plugin`` plugin that pyproject.toml loads before collection."""
 
+from utils import data
+
 import numpy as np
 import pytest
-
-from utils import data
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,11 @@
 """Encoder/decoder builders: shapes, argument checks, save/load, and that training reduces loss."""
 
+import utils
+from utils import autoencoders as A
+
 import keras
 import numpy as np
 import pytest
-
-import utils
-from utils import autoencoders as A
 
 
 @pytest.mark.parametrize("k", [2, 30])

@@ -1,12 +1,12 @@
 """utils.backend on the active Keras backend: gradients against finite differences, state that
 keeps updating under ``fit``. CI runs this file under TensorFlow, JAX and PyTorch."""
 
+from utils import backend, gan
+
 import keras
 import numpy as np
 import pytest
 from keras import ops
-
-from utils import backend, gan
 
 
 def _critic(seed=0):

@@ -1,5 +1,8 @@
 """The README chapter table generated from notebook metadata, and chapters' committed numbers."""
 
+import utils
+from utils import run
+
 import shutil
 import string
 import subprocess
@@ -8,9 +11,6 @@ import sys
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-import utils
-from utils import run
 
 CHAPTERS = run.chapter_paths()
 

@@ -1,10 +1,10 @@
 """The MNIST loader: checksums, errors that say what to do, splits, binarizations."""
 
-import numpy as np
-import pytest
-
 from utils import data
 from utils.data import MNISTChecksumError, MNISTNotFoundError, load_mnist
+
+import numpy as np
+import pytest
 
 SUBSET = data.subset_path()
 

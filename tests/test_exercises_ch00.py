@@ -1,12 +1,12 @@
 """Chapter 00's exercise checks accept the right answers and reject plausible wrong ones."""
 
+from utils.exercises import ch00
+
 import math
 
 import numpy as np
 import pytest
 from scipy.special import logsumexp
-
-from utils.exercises import ch00
 
 # ---------------------------------------------------------------------------------------------
 # Exercise 1: nats -> bits per dimension

@@ -1,10 +1,10 @@
 """Chapter 01's exercise checks accept the right answers and reject plausible wrong ones."""
 
+from utils.exercises import ch01
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
-
-from utils.exercises import ch01
 
 # ---------------------------------------------------------------------------------------------
 # Exercise 1: linear autoencoder vs PCA

@@ -1,11 +1,11 @@
 """Adversarial training: losses, the gradient penalty, the two phases of a step, saving, errors."""
 
+from utils import backend, callbacks, gan, toy
+
 import keras
 import numpy as np
 import pytest
 from keras import ops
-
-from utils import backend, callbacks, gan, toy
 
 
 def _toy_gan(loss="non_saturating", critic_steps=1, seed=0):

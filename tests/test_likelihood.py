@@ -1,6 +1,9 @@
 """Likelihood helpers: closed forms against Monte Carlo and SciPy, unit round trips, the 8-bit
 protocol (dequantization cells, the uniform density at exactly 8 bits/dim), and argument checks."""
 
+from utils import likelihood as L
+from utils import vae
+
 import math
 
 import numpy as np
@@ -8,9 +11,6 @@ import pytest
 from keras import ops
 from scipy.special import logsumexp
 from scipy.stats import norm
-
-from utils import likelihood as L
-from utils import vae
 
 
 def _np(tensor):

@@ -1,12 +1,12 @@
 """Sample-quality metrics: closed forms, unbiasedness, the committed classifier."""
 
+from utils import callbacks, classifier, data, metrics
+
 import json
 import shutil
 
 import numpy as np
 import pytest
-
-from utils import callbacks, classifier, data, metrics
 
 
 def _random_spd(rng, d):

@@ -4,10 +4,10 @@ nbval (``--nbval-lax``, collected from ``chapters/``) executes each chapter in s
 tests check the structure instead, and that two executions give the same recorded metrics.
 """
 
+from utils import run
+
 import nbformat
 import pytest
-
-from utils import run
 
 CHAPTERS = run.chapter_paths()
 

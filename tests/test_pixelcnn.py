@@ -1,11 +1,11 @@
 """PixelCNN layers: mask causality by gradients, the blind spot, exact likelihood, the sampler."""
 
+from utils import backend, pixelcnn
+
 import keras
 import numpy as np
 import pytest
 from keras import ops
-
-from utils import backend, pixelcnn
 
 
 def _input_gradient(model, x, r, c):
@@ -244,12 +244,43 @@ def test_label_dropout_binarization(subset_arrays):
     data = pixelcnn.LabelDropoutBinarization(
         images, labels, label_dropout=0.25, batch_size=400, seed=0
     )
-    (x, c), target = data[0]
+    (x, y), target = data[0]
     assert x is target and set(np.unique(x)) <= {0.0, 1.0}
-    kept = c.sum(axis=1)
-    assert set(np.unique(kept)) == {0.0, 1.0}
-    assert 0.15 < np.mean(kept == 0) < 0.35
+    assert y.shape == (400,) and np.issubdtype(y.dtype, np.integer)
+    dropped = y == 10  # the reserved "no label" id
+    assert 0.15 < np.mean(dropped) < 0.35
     order = data._order[:400]
-    np.testing.assert_array_equal(c[kept == 1].argmax(axis=1), labels[order][kept == 1])
+    np.testing.assert_array_equal(y[~dropped], labels[order][~dropped])
     with pytest.raises(ValueError, match="label_dropout"):
         pixelcnn.LabelDropoutBinarization(images, labels, label_dropout=1.5)
+    with pytest.raises(ValueError, match="null_label"):
+        pixelcnn.LabelDropoutBinarization(images, labels, null_label=3)
+
+
+def test_windowed_sampler_draws_the_same_images_faster():
+    keras.utils.set_random_seed(0)
+    net = pixelcnn.build_gated_pixelcnn(
+        filters=4, n_layers=3, num_classes=10, image_shape=(12, 12, 1)
+    )
+    seen = pixelcnn.receptive_field(net, (11, 6), labels=np.eye(10, dtype="float32")[[2]])
+    rows, cols = np.nonzero(seen)
+    up, side = 11 - rows.min(), max(6 - cols.min(), cols.max() - 6)
+    assert (up, side) == (4, 4)  # n_layers + 1 for 3x3 kernels (the shift, mask A)
+    labels = np.eye(10, dtype="float32")[[1, 7, 3]]
+    full = pixelcnn.sample(net, 3, labels=labels, seed=5, batch_size=3)
+    windowed = pixelcnn.sample(
+        net, 3, labels=labels, seed=5, batch_size=3, window=(up + 1, 2 * side + 1)
+    )
+    np.testing.assert_array_equal(full, windowed)
+    assert pixelcnn.receptive_window(net, labels=labels[:1]) == (up + 1, 2 * side + 1)
+    model = pixelcnn.PixelCNN(net, num_classes=10)
+    assert pixelcnn.receptive_window(model, labels=1) == (up + 1, 2 * side + 1)
+    completed = model.generate(
+        3, labels=[1, 7, 3], prefix=full, n_known=6 * 12, seed=9, window=(up + 1, 2 * side + 1)
+    )
+    np.testing.assert_array_equal(completed[:, :6], full[:, :6])  # the known top half is kept
+    assert pixelcnn.seconds_per_pass(model, 2, window=(up + 1, 2 * side + 1), repeats=1) > 0
+    with pytest.raises(ValueError, match="receptive field"):
+        pixelcnn.sample(net, 1, labels=labels[:1], window=(up, 2 * side + 1))
+    with pytest.raises(ValueError, match="larger than"):
+        pixelcnn.sample(net, 1, labels=labels[:1], window=(13, 5))

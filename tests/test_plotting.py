@@ -1,11 +1,11 @@
 """Plot helpers return figures (headless) and reject malformed inputs."""
 
+from utils import plotting as P
+
 import keras
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-
-from utils import plotting as P
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
 """Reconstruction errors, likelihood units, PCA, probes, quantization."""
 
+from utils import likelihood
+from utils import reconstruction as E
 
 import numpy as np
 import pytest
-
-from utils import likelihood
-from utils import reconstruction as E
 
 
 def test_squared_error_per_image(rng):

@@ -1,10 +1,10 @@
 """The course runner: metadata it writes, the source hash, and the stale-output check."""
 
+from utils import run
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-from utils import run
 
 
 def _notebook(path, epochs_line="EPOCHS = 1 if SMOKE else 5"):

@@ -1,11 +1,11 @@
 """Smoke switch, seeds, recorded metrics and parameters, timing."""
 
+import utils
+from utils import runtime
+
 import keras
 import numpy as np
 import pytest
-
-import utils
-from utils import runtime
 
 
 @pytest.mark.parametrize(
@@ -24,9 +24,9 @@ def test_smoke_mode_rejects_garbage(monkeypatch):
 
 
 def test_plugin_defaults_to_smoke_mode_and_no_downloads(monkeypatch):
-    import importlib
-
     import utils.pytest_plugin
+
+    import importlib
 
     monkeypatch.delenv("COURSE_SMOKE", raising=False)
     monkeypatch.setenv("COURSE_NO_DOWNLOAD", "0")

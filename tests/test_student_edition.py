@@ -1,12 +1,12 @@
 """The student edition: solutions stubbed with nbconvert preprocessors, outputs cleared."""
 
+from utils import run, student
+
 import ast
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
-
-from utils import run, student
 
 CHAPTERS = run.chapter_paths()
 

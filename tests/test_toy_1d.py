@@ -1,12 +1,12 @@
 """The 1-D mixture toy of chapter 00: densities, the numerical KL, and both Gaussian fits."""
 
+from utils import toy
+
 import math
 
 import numpy as np
 import pytest
 from scipy.stats import norm
-
-from utils import toy
 
 W, M, S = [0.4, 0.6], [-2.0, 2.0], [0.6, 0.6]
 

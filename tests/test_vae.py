@@ -1,6 +1,9 @@
 """VAE pieces: closed forms against Monte Carlo, the reparameterized gradient, the IWAE bound
 against an exact likelihood, the Sampling layer, and the VAE model's training and save/load."""
 
+import utils
+from utils import vae as V
+
 import math
 
 import keras
@@ -8,9 +11,6 @@ import numpy as np
 import pytest
 from keras import ops
 from scipy.stats import norm
-
-import utils
-from utils import vae as V
 
 
 def test_kl_closed_form_matches_monte_carlo(rng):
@@ -325,3 +325,37 @@ def test_fit_vae_conditional_and_plain():
     assert history.history["loss"][-1] < history.history["loss"][0]
     with pytest.raises(ValueError, match="labels"):
         V.fit_vae(plain, x[:32], labels=onehot[:32], epochs=1)
+
+
+def test_fit_vae_takes_integer_class_ids_and_can_stay_quiet(capsys):
+    x, y = _small_data()
+    model = _mnist_vae(conditional=True)
+    val = ((x[128:192] > 0.5).astype("float32"), y[128:192])
+    history = V.fit_vae(
+        model,
+        x[:128],
+        labels=y[:128],
+        validation=val,
+        epochs=1,
+        batch_size=32,
+        label=None,
+        verbose=0,
+    )
+    assert "val_loss" in history.history
+    assert "[time]" not in capsys.readouterr().out  # label=None: no line that changes every run
+    assert np.array_equal(V._conditions(model, y[:5]), np.eye(10, dtype="float32")[y[:5]])
+    with pytest.raises(ValueError):
+        V.fit_vae(model, x[:32], labels=np.full(32, 10), epochs=1, label=None)  # out of range
+
+
+def test_kl_per_unit_sums_to_the_rate(rng):
+    x = _small_data()[0][:64]
+    xb = (x > 0.5).astype("float32")
+    model = _mnist_vae()
+    per_unit = V.kl_per_unit(model, xb, batch_size=16)
+    mean, log_var = (ops.convert_to_numpy(t).astype(np.float64) for t in model.encode(xb))
+    total = ops.convert_to_numpy(V.kl_divergence_standard_normal(mean, log_var)).mean()
+    assert per_unit.shape == (model.latent_dim,) and np.all(per_unit >= 0)
+    np.testing.assert_allclose(per_unit.sum(), total, rtol=1e-5)
+    with pytest.raises(ValueError):
+        V.kl_per_unit(model, xb[:0])

@@ -43,11 +43,10 @@ Submodules, by concept:
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
-import sys
-import tempfile
+
+from .runtime import quiet_native_stderr
 
 __version__ = "0.1.0"
 
@@ -79,6 +78,9 @@ _SUBMODULES = {
     "callbacks",
     "toy",
     "exercises",
+    "evaluation",
+    "architectures",
+    "training",
     "vae",
     "metrics",
     "gan",
@@ -97,51 +99,13 @@ __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 _MODEL_MODULES = ("vae", "gan", "pixelcnn")
 
 
-# Lines TensorFlow's C++ runtime prints on every start whatever TF_CPP_MIN_LOG_LEVEL says; dropped
-# from the import's native stderr (anything else it prints is passed on).
-_STARTUP_NOISE = (
-    "All log messages before absl::InitializeLog()",
-    "cudart_stub.cc",
-    "cuda drivers",
-    "oneDNN custom operations",
-    "TF_ENABLE_ONEDNN_OPTS",
-)
-
-
-@contextlib.contextmanager
-def _filtered_native_stderr():
-    """Capture file descriptor 2 (C++ writes there, not to sys.stderr) and pass on all but the
-    noise."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no usable descriptor 2 (an embedded interpreter): leave it
-        yield
-        return
-    with tempfile.TemporaryFile(mode="w+b") as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            kept = [
-                line
-                for line in captured.read().decode(errors="replace").splitlines()
-                if line.strip() and not any(noise in line for noise in _STARTUP_NOISE)
-            ]
-            if kept:
-                print("\n".join(kept), file=sys.stderr)
-
-
 def _register_models():
     # TensorFlow reads these once, at its first import: errors such as "failed call to cuInit" on a
     # machine without a GPU and grappler's "remapper failed" are level-2 C++ logs that no Python
     # code can catch. Set TF_CPP_MIN_LOG_LEVEL=0 before `import utils` to see everything.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        with _filtered_native_stderr():
+        with quiet_native_stderr():
             import keras
     except ImportError as error:  # pragma: no cover - an environment without the requirements
         raise ImportError(

@@ -25,6 +25,7 @@ import numbers
 import keras
 from keras import layers
 
+from .checks import finite_number
 from .checks import positive_int as _positive_int
 from .runtime import timed
 
@@ -306,11 +307,9 @@ def fit_reconstruction(
         ValueError: non-positive epochs, batch size or learning rate, or targets whose shape
             differs from the model's output for ``inputs``.
     """
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    if not isinstance(learning_rate, numbers.Real) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}.")
+    epochs = _positive_int("epochs", epochs)
+    batch_size = _positive_int("batch_size", batch_size)
+    learning_rate = finite_number("learning_rate", learning_rate, low=0.0, low_open=True)
     targets = inputs if targets is None else targets
     if len(targets) != len(inputs):
         raise ValueError(

@@ -87,10 +87,14 @@ class SampleGridCallback(keras.callbacks.Callback):
         """(n, 28, 28[, 1]) -> one (rows*28, ncols*28) array (plotting.tile_images)."""
         return tile_images(images, ncols=self.ncols)
 
+    def draw(self):
+        """The fixed draw: ``model.generate(n, labels=labels, seed=seed)``, (n, 28, 28, 1)."""
+        return self.model.generate(self.n, labels=self.labels, seed=self.seed)
+
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        images = self.model.generate(self.n, labels=self.labels, seed=self.seed)[..., 0]
+        images = self.draw()[..., 0]
         self.frames.append(images)
         self.epochs.append(epoch + 1)
         if self.directory is not None:

@@ -186,9 +186,14 @@ def train_classifier(output=None, *, epochs=6, batch_size=128, seed=0, verbose=2
     """
     import keras
 
+    from .checks import nonnegative_int
     from .data import load_mnist
     from .runtime import set_seed
 
+    # checked before anything is trained or written
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
+    seed = nonnegative_int("seed", seed)
     set_seed(seed)
     output = Path(output) if output is not None else classifier_path()
     x_train, y_train = load_mnist("train")

@@ -477,6 +477,8 @@ class DynamicBinarization(_dynamic_binarization_base()):
             raise ValueError(
                 f"images must be a non-empty batch (N, ...), got shape {images.shape}."
             )
+        if not np.all(np.isfinite(images)):
+            raise ValueError("images contains NaN or inf values; expected probabilities in [0, 1].")
         if images.min() < 0.0 or images.max() > 1.0:
             raise ValueError(
                 f"images must be probabilities in [0, 1], "

@@ -42,7 +42,7 @@ import numpy as np
 from keras import layers, ops
 
 from . import backend
-from .checks import check_labels, check_seed
+from .checks import check_labels, check_seed, finite_number
 from .checks import positive_int as _positive_int
 from .contract import GenerativeModel, LikelihoodUnavailableError
 
@@ -127,8 +127,7 @@ def gradient_penalty(critic, real, fake, *, weight=10.0, labels=None, seed=None)
             f"real and fake must have the same shape, "
             f"got {tuple(real.shape)} and {tuple(fake.shape)}."
         )
-    if not isinstance(weight, numbers.Real) or weight < 0:
-        raise ValueError(f"weight must be a number >= 0, got {weight!r}.")
+    weight = finite_number("weight", weight, low=0.0)
     real = ops.convert_to_tensor(real)
     fake = ops.cast(ops.convert_to_tensor(fake), real.dtype)
     rank = len(real.shape)
@@ -222,8 +221,7 @@ class GAN(GenerativeModel, keras.Model):
         super().__init__(**kwargs)
         _check_loss(loss)
         critic_steps = _positive_int("critic_steps", critic_steps)
-        if not isinstance(gp_weight, numbers.Real) or gp_weight < 0:
-            raise ValueError(f"gp_weight must be a number >= 0, got {gp_weight!r}.")
+        gp_weight = finite_number("gp_weight", gp_weight, low=0.0)
         if num_classes is not None:
             num_classes = _positive_int("num_classes", num_classes)
         n_inputs = 1 if num_classes is None else 2
@@ -606,3 +604,24 @@ def build_mlp(input_dim, output_dim, hidden_units=(128, 128), *, name="mlp"):
 # ----------------------------------------------------------------------------------------------
 # A fixed-noise sample grid every epoch
 # ----------------------------------------------------------------------------------------------
+
+
+# ----------------------------------------------------------------------------------------------
+# Former names (chapter 03 as last executed); removed when that chapter is re-run
+# ----------------------------------------------------------------------------------------------
+
+from .callbacks import SampleGridCallback as _SampleGrid  # noqa: E402
+from .callbacks import StepLogger  # noqa: E402, F401
+from .toy import ring_mode_statistics, ring_modes, sample_ring  # noqa: E402, F401
+
+
+class SampleGridCallback(_SampleGrid):
+    """Former GAN-only form of :class:`utils.callbacks.SampleGridCallback` (fixed noise)."""
+
+    def __init__(self, noise, *, labels=None, directory=None, ncols=10, every=1):
+        noise = np.asarray(noise, "float32")
+        super().__init__(len(noise), labels=labels, directory=directory, ncols=ncols, every=every)
+        self.noise = noise
+
+    def draw(self):
+        return self.model.generate(noise=self.noise, labels=self.labels)

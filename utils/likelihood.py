@@ -55,11 +55,6 @@ _CONCRETE = (np.ndarray, np.generic, numbers.Number, list, tuple)
 # ----------------------------------------------------------------------------------------------
 
 
-def _positive_int(name, value):
-
-    return positive_int(name, value)
-
-
 def _finite_array(name, value, *, allow_neg_inf=False):
     """``value`` as a float64 NumPy array, or ValueError/TypeError naming ``name``."""
     try:
@@ -164,7 +159,7 @@ def nats_to_bits_per_dim(nats_per_image, dims=MNIST_DIMS):
         ValueError: ``dims`` is not a positive int, or ``nats_per_image`` holds NaN or inf.
         TypeError: ``nats_per_image`` is not numeric.
     """
-    dims = _positive_int("dims", dims)
+    dims = positive_int("dims", dims)
     return _finite_array("nats_per_image", nats_per_image) / (dims * LN2)
 
 
@@ -183,7 +178,7 @@ def bits_per_dim_to_nats(bits_per_dim, dims=MNIST_DIMS):
         ValueError: ``dims`` is not a positive int, or ``bits_per_dim`` holds NaN or inf.
         TypeError: ``bits_per_dim`` is not numeric.
     """
-    dims = _positive_int("dims", dims)
+    dims = positive_int("dims", dims)
     return _finite_array("bits_per_dim", bits_per_dim) * (dims * LN2)
 
 
@@ -436,7 +431,7 @@ def bits_per_dim_8bit(log_density, dims=MNIST_DIMS, scale=256):
             not a finite number > 0.
         TypeError: ``log_density`` or ``scale`` is not numeric.
     """
-    dims = _positive_int("dims", dims)
+    dims = positive_int("dims", dims)
     scale = _positive_real("scale", scale)
     log_density = _finite_array("log_density", log_density)
     return -log_density / (dims * LN2) + math.log2(scale)

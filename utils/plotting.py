@@ -59,13 +59,7 @@ def tile_images(images, *, ncols=10):
     from .checks import positive_int
 
     ncols = positive_int("ncols", ncols)
-    imgs = np.asarray(images, dtype=np.float32)
-    if imgs.ndim == 4 and imgs.shape[-1] == 1:
-        imgs = imgs[..., 0]
-    if imgs.ndim != 3 or len(imgs) == 0:
-        raise ValueError(
-            f"images must have shape (n, H, W) or (n, H, W, 1), got {np.shape(images)}."
-        )
+    imgs = _images(images)
     n, h, w = imgs.shape
     rows = -(-n // ncols)
     canvas = np.zeros((rows * h, ncols * w), dtype=np.float32)

@@ -20,6 +20,8 @@ import numbers
 import os
 import platform
 import re
+import sys
+import tempfile
 import time
 
 SMOKE_ENV = "COURSE_SMOKE"
@@ -53,6 +55,44 @@ def smoke_mode() -> bool:
     raise ValueError(f"{SMOKE_ENV} must be one of 1/0, true/false, yes/no, on/off; got {value!r}.")
 
 
+# Lines TensorFlow's C++ runtime prints on every start whatever TF_CPP_MIN_LOG_LEVEL says; dropped
+# from the import's native stderr (anything else it prints is passed on).
+_STARTUP_NOISE = (
+    "All log messages before absl::InitializeLog()",
+    "cudart_stub.cc",
+    "cuda drivers",
+    "oneDNN custom operations",
+    "TF_ENABLE_ONEDNN_OPTS",
+)
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Capture file descriptor 2 (C++ writes there, not to sys.stderr) and pass on all but the
+    noise."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2 (an embedded interpreter): leave it
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [
+                line
+                for line in captured.read().decode(errors="replace").splitlines()
+                if line.strip() and not any(noise in line for noise in _STARTUP_NOISE)
+            ]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
 def set_seed(seed: int = 0) -> int:
     """Seed Python's ``random``, NumPy and the Keras backend in one call.
 
@@ -73,7 +113,10 @@ def set_seed(seed: int = 0) -> int:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
     import keras
 
-    keras.utils.set_random_seed(int(seed))
+    # keras.utils.set_random_seed also seeds TensorFlow when it is installed, importing it even
+    # under JAX or PyTorch: quiet its start-up lines there too.
+    with quiet_native_stderr():
+        keras.utils.set_random_seed(int(seed))
     return int(seed)
 
 

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .checks import check_images, check_labels, check_seed, positive_int
+from .checks import check_images, check_labels, check_seed, finite_number, positive_int
 from .contract import GenerativeModel
 from .data import DynamicBinarization
 from .likelihood import (  # noqa: F401  (re-exported: utils.vae.<name> keeps working)
@@ -151,8 +151,7 @@ class VAE(GenerativeModel, keras.Model):
 
     def __init__(self, encoder, decoder, beta=1.0, conditional=False, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(beta, numbers.Real) or beta < 0:
-            raise ValueError(f"beta must be a number >= 0, got {beta!r}.")
+        beta = finite_number("beta", beta, low=0.0)
         try:
             enc_out = int(encoder.outputs[0].shape[-1])
             dec_in = decoder.inputs[0].shape[-1]
@@ -179,6 +178,7 @@ class VAE(GenerativeModel, keras.Model):
         self.sampling = Sampling(seed=seed, name="sampling")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.built = True  # encoder and decoder are built models; Sampling has no weights
 
     def _split(self, inputs):
         if self.conditional:
@@ -464,7 +464,7 @@ def fit_vae(
 
     The training images (grey levels in [0, 1]) are wrapped in
     :class:`utils.data.DynamicBinarization`, the standard protocol for binarized-MNIST likelihoods.
-    Prints the wall time of the run.
+    Prints the wall time of the run (unless ``label`` is None).
 
     Args:
         model: a :class:`VAE`.
@@ -475,8 +475,11 @@ def fit_vae(
         batch_size: images per step.
         learning_rate: Adam's step size.
         seed: seed of the binarization and shuffling.
-        labels: (N, m) conditions for a conditional VAE (e.g. one-hot digits).
-        label: name printed with the wall time.
+        labels: conditions of a conditional VAE: (N,) integer class ids (one-hot encoded here,
+            with ``model.num_classes`` classes) or (N, m) float conditions (e.g. one-hot digits).
+            ``validation`` may then be ``(images, class_ids)`` too.
+        label: name printed with the wall time; ``None`` prints nothing (a notebook whose outputs
+            must not change from run to run).
         verbose: Keras verbosity.
 
     Returns:
@@ -495,14 +498,65 @@ def fit_vae(
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     if model.conditional:
         data = ConditionalBinarization(
-            images, np.asarray(labels, "float32"), batch_size=batch_size, seed=seed
+            images, _conditions(model, labels), batch_size=batch_size, seed=seed
         )
-        val = None if validation is None else (tuple(validation), validation[0])
+        val = None
+        if validation is not None:
+            val_images, val_labels = validation
+            val = ((val_images, _conditions(model, val_labels)), val_images)
     else:
         data = DynamicBinarization(images, batch_size=batch_size, seed=seed)
         val = None if validation is None else (validation, validation)
+    if label is None:
+        return model.fit(data, validation_data=val, epochs=int(epochs), verbose=verbose)
     with timed(label):
         return model.fit(data, validation_data=val, epochs=int(epochs), verbose=verbose)
+
+
+def _conditions(model, labels):
+    """(N, m) float32 conditions: integer class ids (N,) one-hot encoded, (N, m) passed through."""
+    labels = np.asarray(labels)
+    if labels.ndim == 1:
+        ids = check_labels(labels, len(labels), model.num_classes)
+        return np.eye(model.num_classes, dtype="float32")[ids]
+    return labels.astype("float32")
+
+
+def kl_per_unit(model, x, *, condition=None, batch_size=512):
+    """Mean KL(q(u|x) || N(0, 1)) of each latent unit u over images: the rate, unit by unit.
+
+    The rate of the ELBO, ``KL(q(z|x) || p(z))``, is a sum over the d latent units of a diagonal
+    Gaussian posterior; this splits its average over ``x`` into those d terms. It complements
+    :func:`active_units`, which only asks whether a unit's posterior *mean* moves: a unit whose mean
+    varies a little but whose posterior variance stays near 1 passes that test while carrying
+    almost no information (a few hundredths of a nat).
+
+    Args:
+        model: a :class:`VAE`.
+        x: (N, H, W, C) images.
+        condition: (N, m) conditions for a conditional VAE.
+        batch_size: images per encoder call.
+
+    Returns:
+        float64 array (d,) in nats per image; its sum is the mean rate (the ``kl`` of ``fit``).
+
+    Raises:
+        ValueError: no images, or conditions that do not match the model.
+    """
+    if len(x) < 1:
+        raise ValueError("need at least one image.")
+    _check_condition(model, condition, len(x))
+    total = np.zeros(model.latent_dim)
+    for start in range(0, len(x), batch_size):
+        xb = np.asarray(x[start : start + batch_size], "float32")
+        inputs = (
+            (xb, np.asarray(condition[start : start + batch_size], "float32"))
+            if model.conditional
+            else xb
+        )
+        mean, log_var = (ops.convert_to_numpy(t).astype(np.float64) for t in model.encode(inputs))
+        total += np.sum(0.5 * (np.exp(log_var) + mean**2 - 1.0 - log_var), axis=0)
+    return total / len(x)
 
 
 class ConditionalBinarization(DynamicBinarization):
