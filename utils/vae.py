@@ -435,14 +435,8 @@ def active_units(model, x, *, threshold=0.01, condition=None, batch_size=512):
         raise ValueError(f"threshold must be > 0, got {threshold!r}.")
     _check_condition(model, condition, len(x))
     means = []
-    for start in range(0, len(x), batch_size):
-        xb = np.asarray(x[start : start + batch_size], "float32")
-        inputs = (
-            (xb, np.asarray(condition[start : start + batch_size], "float32"))
-            if model.conditional
-            else xb
-        )
-        means.append(ops.convert_to_numpy(model.encode(inputs)[0]))
+    for mean, _ in _encoded_batches(model, x, condition, batch_size):
+        means.append(mean)
     variances = np.var(np.concatenate(means).astype(np.float64), axis=0)
     return int(np.sum(variances > threshold)), variances
 
@@ -522,6 +516,16 @@ def _conditions(model, labels):
     return labels.astype("float32")
 
 
+def _encoded_batches(model, x, condition, batch_size):
+    """Posterior ``(mean, log_var)`` of ``x`` batch by batch, as float64 NumPy arrays (B, d)."""
+    for start in range(0, len(x), batch_size):
+        xb = np.asarray(x[start : start + batch_size], "float32")
+        cb = None if condition is None else condition[start : start + batch_size]
+        inputs = (xb, np.asarray(cb, "float32")) if model.conditional else xb
+        mean, log_var = model.encode(inputs)
+        yield (ops.convert_to_numpy(t).astype(np.float64) for t in (mean, log_var))
+
+
 def kl_per_unit(model, x, *, condition=None, batch_size=512):
     """Mean KL(q(u|x) || N(0, 1)) of each latent unit u over images: the rate, unit by unit.
 
@@ -547,14 +551,7 @@ def kl_per_unit(model, x, *, condition=None, batch_size=512):
         raise ValueError("need at least one image.")
     _check_condition(model, condition, len(x))
     total = np.zeros(model.latent_dim)
-    for start in range(0, len(x), batch_size):
-        xb = np.asarray(x[start : start + batch_size], "float32")
-        inputs = (
-            (xb, np.asarray(condition[start : start + batch_size], "float32"))
-            if model.conditional
-            else xb
-        )
-        mean, log_var = (ops.convert_to_numpy(t).astype(np.float64) for t in model.encode(inputs))
+    for mean, log_var in _encoded_batches(model, x, condition, batch_size):
         total += np.sum(0.5 * (np.exp(log_var) + mean**2 - 1.0 - log_var), axis=0)
     return total / len(x)
 
