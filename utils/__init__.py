@@ -28,13 +28,12 @@ Submodules, by concept:
   model, importance-weighted NLL.
 - ``utils.metrics``: the course's MNIST feature classifier and the sample-quality metrics (FID,
   KID, Inception Score, class histogram, the real-data floor).
-- ``utils.gan``: the GAN model (minimax, non-saturating, WGAN-GP), DCGAN builders, the 2-D ring
-  benchmark, the sample-grid callback.
+- ``utils.gan``: the GAN model (minimax, non-saturating, WGAN-GP), DCGAN and MLP builders (the
+  2-D ring benchmark is in ``utils.toy``, the sample-grid callback in ``utils.callbacks``).
 - ``utils.pixelcnn``: masked convolutions, PixelCNN and Gated PixelCNN, exact likelihood, the
   pixel-by-pixel sampler.
 - ``utils.backend``: the only code that talks to TensorFlow, JAX or PyTorch directly: gradients,
-  input gradients, the training-step convention, the default ``jit_compile``
-  (``utils.autodiff`` is its former name for the gradient functions).
+  input gradients, the training-step convention, the default ``jit_compile``.
 - ``utils.plotting``: headless-safe matplotlib figures (grids, latent maps, manifolds, curves).
 - ``utils.run``: the course runner (``python -m utils.run``), the README chapter table, and the
   committed numbers of any chapter (``utils.chapter_metrics("05")``, ``utils.chapter_metric``).
@@ -78,13 +77,9 @@ _SUBMODULES = {
     "callbacks",
     "toy",
     "exercises",
-    "evaluation",
-    "architectures",
-    "training",
     "vae",
     "metrics",
     "gan",
-    "autodiff",
     "backend",
     "pixelcnn",
     "student",

@@ -589,39 +589,3 @@ def build_mlp(input_dim, output_dim, hidden_units=(128, 128), *, name="mlp"):
     for units in hidden_units:
         h = layers.Dense(_positive_int("hidden unit count", units), activation="relu")(h)
     return keras.Model(inputs, layers.Dense(_positive_int("output_dim", output_dim))(h), name=name)
-
-
-# ----------------------------------------------------------------------------------------------
-# The 2-D ring of Gaussians: mode collapse made measurable
-# ----------------------------------------------------------------------------------------------
-
-
-# ----------------------------------------------------------------------------------------------
-# Per-step logs and a fixed-noise sample grid every epoch
-# ----------------------------------------------------------------------------------------------
-
-
-# ----------------------------------------------------------------------------------------------
-# A fixed-noise sample grid every epoch
-# ----------------------------------------------------------------------------------------------
-
-
-# ----------------------------------------------------------------------------------------------
-# Former names (chapter 03 as last executed); removed when that chapter is re-run
-# ----------------------------------------------------------------------------------------------
-
-from .callbacks import SampleGridCallback as _SampleGrid  # noqa: E402
-from .callbacks import StepLogger  # noqa: E402, F401
-from .toy import ring_mode_statistics, ring_modes, sample_ring  # noqa: E402, F401
-
-
-class SampleGridCallback(_SampleGrid):
-    """Former GAN-only form of :class:`utils.callbacks.SampleGridCallback` (fixed noise)."""
-
-    def __init__(self, noise, *, labels=None, directory=None, ncols=10, every=1):
-        noise = np.asarray(noise, "float32")
-        super().__init__(len(noise), labels=labels, directory=directory, ncols=ncols, every=every)
-        self.noise = noise
-
-    def draw(self):
-        return self.model.generate(noise=self.noise, labels=self.labels)

@@ -584,21 +584,3 @@ def real_data_floor(train_images, test_images, n, *, seed=0, **kwargs):
     train = _random_subset(train_images, n, rng)
     test = _random_subset(test_images, n, rng)
     return sample_quality(train, test, seed=seed, **kwargs)
-
-
-# Former names (chapter 03 as last executed); removed when that chapter is re-run. Resolved on
-# first use (utils.callbacks imports this module).
-_FORMER = {
-    "FIDCallback": "callbacks",
-    "build_classifier": "classifier",
-    "classifier_features": "classifier",
-    "load_classifier": "classifier",
-}
-
-
-def __getattr__(name):
-    if name in _FORMER:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_FORMER[name]}", __package__), name)
-    raise AttributeError(f"module 'utils.metrics' has no attribute {name!r}")
