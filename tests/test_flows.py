@@ -386,6 +386,15 @@ def test_whole_flow_inverse_and_log_det_against_the_jacobian(tiny):
     ll = model.log_likelihood(v / 256.0, dequantized=True)
     np.testing.assert_allclose(ll[some], expected, rtol=1e-5, atol=1e-2)
     np.testing.assert_allclose(model.log_likelihood(x, seed=1), ll, rtol=1e-6)
+    # batches of 5 (the last one padded): the same numbers
+    np.testing.assert_allclose(model.log_likelihood(x, seed=1, batch_size=5), ll, rtol=1e-6)
+
+
+def test_generate_in_batches_with_a_padded_last_batch(tiny):
+    model = tiny[0]
+    five = model.generate(5, seed=1, batch_size=2)
+    assert five.shape == (5, 4, 4, 1) and len(np.unique(five.reshape(5, -1), axis=0)) == 5
+    np.testing.assert_allclose(five[:4], model.generate(4, seed=1, batch_size=2), atol=1e-6)
 
 
 def test_identity_flow_gives_the_logit_normal_density_in_8bit_space():

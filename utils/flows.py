@@ -1049,11 +1049,18 @@ class RealNVP(GenerativeModel, keras.Model):
         return uniform_dequantize(arr.astype(np.uint8), seed=seed)
 
     def _batched(self, key, data, batch_size):
+        """``predict_on_batch({key: chunk})`` over ``data`` in chunks of ``batch_size``; a short
+        last chunk is padded with zeros (a valid input of every mode), so that compiled predict
+        functions see one batch shape per mode."""
         batch_size = positive_int("batch_size", batch_size)
-        outputs = [
-            np.asarray(self.predict_on_batch({key: data[i : i + batch_size]}))
-            for i in range(0, len(data), batch_size)
-        ]
+        outputs = []
+        for start in range(0, len(data), batch_size):
+            chunk = data[start : start + batch_size]
+            size = len(chunk)
+            if size < batch_size < len(data):
+                padding = np.zeros((batch_size - size, *chunk.shape[1:]), chunk.dtype)
+                chunk = np.concatenate([chunk, padding])
+            outputs.append(np.asarray(self.predict_on_batch({key: chunk}))[:size])
         return np.concatenate(outputs, axis=0)
 
     def log_likelihood(self, x, *, labels=None, batch_size=100, seed=0, dequantized=False):
@@ -1145,12 +1152,14 @@ class RealNVP(GenerativeModel, keras.Model):
         temperature = finite_number("temperature", temperature, low=0.0)
         batch_size = positive_int("batch_size", batch_size)
         generator = self.seed_generator if seed is None else keras.random.SeedGenerator(seed)
-        images = []
-        for start in range(0, n, batch_size):
-            size = min(batch_size, n - start)
-            z = keras.random.normal((size, self.dims), seed=generator) * temperature
-            images.append(np.asarray(self.predict_on_batch({"decode": ops.convert_to_numpy(z)})))
-        return np.concatenate(images, axis=0).astype("float32")
+        z = [
+            ops.convert_to_numpy(
+                keras.random.normal((min(batch_size, n - start), self.dims), seed=generator)
+            )
+            for start in range(0, n, batch_size)
+        ]
+        z = np.concatenate(z, axis=0) * np.float32(temperature)
+        return self._batched("decode", z, batch_size).astype("float32")
 
     def initialize(self, x, *, seed=0, dequantized=False):
         """Data-dependent initialization of every :class:`ActNorm` from one batch of images.
