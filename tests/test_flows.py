@@ -361,6 +361,16 @@ def mnist_model():
     return _mnist_flow()
 
 
+def test_a_seed_fixes_the_initial_weights():
+    a, b, c = _tiny(seed=3), _tiny(seed=3), _tiny(seed=4)
+    for va, vb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(_np(va), _np(vb))
+    kernels = [i for i, v in enumerate(a.weights) if "kernel" in v.path and _np(v).any()]
+    assert kernels and all(
+        not np.array_equal(_np(a.weights[i]), _np(c.weights[i])) for i in kernels
+    )
+
+
 def test_mnist_architecture_shapes(mnist_model):
     model = mnist_model
     assert model.latent_shapes == [(14, 14, 2), (7, 7, 4), (7, 7, 4)]

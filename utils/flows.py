@@ -159,6 +159,37 @@ def _constant(array):
     return initializer
 
 
+@keras.saving.register_keras_serializable(package="course")
+class NumpyGlorotUniform(keras.initializers.Initializer):
+    """Glorot-uniform weights drawn by NumPy: ``U(-l, l)``, ``l = sqrt(6 / (fan_in + fan_out))``
+    (Glorot and Bengio 2010), with Keras' fans (a k x k convolution counts ``k^2`` per channel).
+
+    The coupling networks use it so that a seed gives the **same initial weights on every
+    backend**, and because building a model then costs no compilation on JAX (each new shape of a
+    ``keras.random`` draw compiles a random-number kernel there, seconds each on a busy CPU).
+    Successive calls continue one ``numpy.random.default_rng(seed)`` stream.
+
+    Args:
+        seed: int >= 0, or ``None`` for fresh entropy.
+    """
+
+    def __init__(self, seed=None):
+        self.seed = check_seed(seed)
+        self._rng = np.random.default_rng(self.seed)
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(int(d) for d in shape)
+        receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+        fan_in = shape[-2] * receptive if len(shape) > 1 else shape[0]
+        fan_out = shape[-1] * receptive
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        values = self._rng.uniform(-limit, limit, size=shape).astype("float32")
+        return ops.convert_to_tensor(values, dtype=dtype or "float32")
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
 class _Invertible:
     """Mixin of the invertible layers: ``forward`` is the layer's call, without the build step."""
 
@@ -228,6 +259,8 @@ class AffineCoupling(_Invertible, keras.layers.Layer):
             transformed.
         hidden_channels: channels of the network (positive int).
         num_blocks: residual blocks of the network (int >= 0).
+        seed: seed of the network's initial weights (:class:`NumpyGlorotUniform`; int >= 0 or
+            ``None``).
 
     Call: ``x`` (B, H, W, C) float32 -> ``(y, log_det)``: ``y`` (B, H, W, C), ``log_det`` (B,) in
     nats. ``inverse(y)`` -> ``x``.
@@ -237,7 +270,9 @@ class AffineCoupling(_Invertible, keras.layers.Layer):
             that is not (B, H, W, C), or a channel mask on an odd number of channels.
     """
 
-    def __init__(self, mask="checkerboard", parity=0, hidden_channels=64, num_blocks=2, **kwargs):
+    def __init__(
+        self, mask="checkerboard", parity=0, hidden_channels=64, num_blocks=2, seed=None, **kwargs
+    ):
         super().__init__(**kwargs)
         if mask not in MASK_KINDS:
             raise ValueError(f"mask must be one of {MASK_KINDS}, got {mask!r}.")
@@ -245,6 +280,7 @@ class AffineCoupling(_Invertible, keras.layers.Layer):
         self.parity = _parity(parity)
         self.hidden_channels = positive_int("hidden_channels", hidden_channels)
         self.num_blocks = nonnegative_int("num_blocks", num_blocks)
+        self.seed = check_seed(seed)
 
     def build(self, input_shape):
         height, width, channels = _shape_of("AffineCoupling", input_shape, (4,))
@@ -258,12 +294,14 @@ class AffineCoupling(_Invertible, keras.layers.Layer):
             self._mask = checkerboard_mask(height, width, self.parity)[None, :, :, None]
         else:
             net_in, self._out = channels // 2, channels // 2
-        h = self.hidden_channels
-        self.in_conv = layers.Conv2D(h, 3, padding="same", name="in_conv")
+        h, init = self.hidden_channels, NumpyGlorotUniform(self.seed)
+        self.in_conv = layers.Conv2D(h, 3, padding="same", kernel_initializer=init, name="in_conv")
         self.in_conv.build((None, height, width, net_in))
         self.block_convs = []
         for i in range(2 * self.num_blocks):
-            conv = layers.Conv2D(h, 3, padding="same", name=f"block{i // 2}_conv{i % 2}")
+            conv = layers.Conv2D(
+                h, 3, padding="same", kernel_initializer=init, name=f"block{i // 2}_conv{i % 2}"
+            )
             conv.build((None, height, width, h))
             self.block_convs.append(conv)
         self.out_conv = layers.Conv2D(
@@ -326,6 +364,7 @@ class AffineCoupling(_Invertible, keras.layers.Layer):
             "parity": self.parity,
             "hidden_channels": self.hidden_channels,
             "num_blocks": self.num_blocks,
+            "seed": self.seed,
         }
 
 
@@ -344,6 +383,7 @@ class DenseAffineCoupling(_Invertible, keras.layers.Layer):
         parity: 0 or 1.
         hidden_units: width of the hidden layers (positive int).
         num_hidden_layers: number of hidden layers (positive int).
+        seed: seed of the initial weights (:class:`NumpyGlorotUniform`; int >= 0 or ``None``).
 
     Call: ``x`` (B, D) float32, D >= 2 -> ``(y, log_det)``: ``y`` (B, D), ``log_det`` (B,) nats.
 
@@ -351,11 +391,12 @@ class DenseAffineCoupling(_Invertible, keras.layers.Layer):
         ValueError: a bad parity or size, or an input that is not (B, D) with D >= 2.
     """
 
-    def __init__(self, parity=0, hidden_units=64, num_hidden_layers=2, **kwargs):
+    def __init__(self, parity=0, hidden_units=64, num_hidden_layers=2, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.parity = _parity(parity)
         self.hidden_units = positive_int("hidden_units", hidden_units)
         self.num_hidden_layers = positive_int("num_hidden_layers", num_hidden_layers)
+        self.seed = check_seed(seed)
 
     def build(self, input_shape):
         (dims,) = _shape_of("DenseAffineCoupling", input_shape, (2,))
@@ -367,9 +408,11 @@ class DenseAffineCoupling(_Invertible, keras.layers.Layer):
         self._dims = dims
         self._mask = (np.arange(dims) % 2 == self.parity).astype("float32")[None, :]
         self.hidden = []
-        width = dims
+        width, init = dims, NumpyGlorotUniform(self.seed)
         for i in range(self.num_hidden_layers):
-            dense = layers.Dense(self.hidden_units, activation="relu", name=f"hidden{i}")
+            dense = layers.Dense(
+                self.hidden_units, activation="relu", kernel_initializer=init, name=f"hidden{i}"
+            )
             dense.build((None, width))
             self.hidden.append(dense)
             width = self.hidden_units
@@ -405,6 +448,7 @@ class DenseAffineCoupling(_Invertible, keras.layers.Layer):
             "parity": self.parity,
             "hidden_units": self.hidden_units,
             "num_hidden_layers": self.num_hidden_layers,
+            "seed": self.seed,
         }
 
 
@@ -796,7 +840,9 @@ class RealNVP(GenerativeModel, keras.Model):
             coupling.
         alpha: of the logit transform, in (0, 0.5).
         seed: int seed of the model's generators (dequantization noise, ``generate`` without a
-            seed) and of the 1x1 convolutions' initial rotations; ``None``: unseeded.
+            seed) and of the initial weights (the couplings' networks and the 1x1 convolutions'
+            rotations, drawn by NumPy: the same initial model on every backend); ``None``:
+            unseeded.
 
     Raises:
         ValueError: bad sizes, an image shape that cannot be squeezed ``num_scales - 1`` times,
@@ -865,18 +911,21 @@ class RealNVP(GenerativeModel, keras.Model):
             plan.append(("step", len(self.steps)))
             self.steps.append(layer)
 
+        def layer_seed():  # a distinct seed per layer, from the model's seed
+            return None if self.seed is None else self.seed + 2 + len(self.steps)
+
         def glow_step(mask, parity, name):
             if self.use_actnorm:
                 add(ActNorm(name=f"{name}_actnorm"))
             if self.use_1x1_conv:
-                seed = None if self.seed is None else self.seed + 2 + len(self.steps)
-                add(Invertible1x1Conv(seed=seed, name=f"{name}_1x1conv"))
+                add(Invertible1x1Conv(seed=layer_seed(), name=f"{name}_1x1conv"))
             add(
                 AffineCoupling(
                     mask,
                     parity,
                     self.hidden_channels,
                     self.num_blocks,
+                    seed=layer_seed(),
                     name=f"{name}_coupling",
                 )
             )
@@ -1235,7 +1284,7 @@ class ToyFlow(keras.Model):
         num_couplings: number of couplings (positive int).
         hidden_units, num_hidden_layers: size of each coupling's network.
         use_actnorm: add an ActNorm before each coupling.
-        seed: seed of the generator of :meth:`sample` without a seed.
+        seed: seed of the generator of :meth:`sample` without a seed and of the initial weights.
 
     Raises:
         ValueError: bad sizes.
@@ -1268,7 +1317,11 @@ class ToyFlow(keras.Model):
                 self.steps.append(ActNorm(name=f"actnorm{i}"))
             self.steps.append(
                 DenseAffineCoupling(
-                    i % 2, self.hidden_units, self.num_hidden_layers, name=f"coupling{i}"
+                    i % 2,
+                    self.hidden_units,
+                    self.num_hidden_layers,
+                    seed=None if self.seed is None else self.seed + 1 + i,
+                    name=f"coupling{i}",
                 )
             )
         for step in self.steps:
