@@ -35,6 +35,9 @@ Layers:
 - :class:`Dequantize` and :class:`LogitTransform`: 8-bit values ``x + u`` in [0, 256) to [0, 1) and
   then to logit space (Dinh et al. 2017, section 4.1, alpha = 0.05).
 
+The coupling networks draw their initial weights with NumPy (:class:`NumpyGlorotUniform`) from a
+seed, so a seeded model starts identical on TensorFlow, JAX and PyTorch.
+
 Models:
 
 - :class:`RealNVP`: the multi-scale architecture of Dinh et al. (2017, section 3.6), optionally with
@@ -823,6 +826,11 @@ class RealNVP(GenerativeModel, keras.Model):
     drawn inside the step, so each epoch sees new noise. ActNorm layers initialize themselves on the
     first training batch (also under JAX's compiled ``fit``); :meth:`initialize` does it explicitly
     on a chosen batch.
+
+    **Tensor API**: :meth:`flow_forward` (8-bit values -> ``(z, log_det)``) and
+    :meth:`flow_inverse`, like the layers' ``forward`` / ``inverse``. The NumPy methods
+    (:meth:`log_likelihood`, :meth:`bits_per_dim`, :meth:`encode`, :meth:`decode`,
+    :meth:`generate`, :meth:`initialize`) check their arguments and work in batches.
 
     **Course contract** (:mod:`utils.contract`): ``likelihood_kind = "exact"``: the exact density
     at the dequantized point; its expectation over ``u`` is a lower bound on the discrete
