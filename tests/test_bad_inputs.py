@@ -6,6 +6,7 @@ from utils import (
     callbacks,
     classifier,
     data,
+    flows,
     gan,
     likelihood,
     metrics,
@@ -40,6 +41,10 @@ def _gan(classes=None):
         num_classes=classes,
         seed=0,
     )
+
+
+def _flow():
+    return flows.RealNVP(num_scales=1, couplings_per_scale=1, final_couplings=1, hidden_channels=2)
 
 
 def _pixelcnn():
@@ -157,6 +162,16 @@ CASES = [
     ("PixelCNN batch 0", lambda: _pixelcnn().generate(2, batch_size=0), "batch_size"),
     ("masked conv even kernel", lambda: pixelcnn.MaskedConv2D(4, 2, "A"), "odd"),
     ("masked conv mask type", lambda: pixelcnn.MaskedConv2D(4, 3, "C"), "mask"),
+    # normalizing flows
+    ("coupling mask kind", lambda: flows.AffineCoupling("stripes"), "mask"),
+    ("squeeze odd size", lambda: flows.Squeeze()(np.zeros((1, 7, 8, 1), "float32")), "even"),
+    ("RealNVP too many scales", lambda: flows.RealNVP(num_scales=4), "num_scales"),
+    ("flow NaN", lambda: _flow().log_likelihood(NAN_IMAGES), "NaN"),
+    ("flow grey in [0, 1]", lambda: _flow().log_likelihood(GREY), "grey levels"),
+    ("flow levels 256", lambda: _flow().log_likelihood(np.full((2, 28, 28, 1), 256)), "0..255"),
+    ("flow wrong shape", lambda: _flow().log_likelihood(np.zeros((2, 28, 28), "uint8")), "shape"),
+    ("flow temperature -1", lambda: _flow().generate(2, temperature=-1.0), "temperature"),
+    ("flow generate n=0", lambda: _flow().generate(0), "n must"),
     # metrics and classifier
     (
         "FID covariance -I",

@@ -3,7 +3,7 @@ integer labels, loading in a fresh process after ``import utils``."""
 
 import utils
 from utils import autoencoders as A
-from utils import contract, gan, pixelcnn, vae
+from utils import contract, flows, gan, pixelcnn, vae
 
 import itertools
 import subprocess
@@ -49,6 +49,12 @@ def _pixelcnn(conditional=False, image_shape=(28, 28, 1)):
     return pixelcnn.PixelCNN(network, num_classes=classes, seed=0)
 
 
+def _flow():
+    return flows.RealNVP(
+        num_scales=2, couplings_per_scale=1, final_couplings=1, hidden_channels=4, seed=0
+    )
+
+
 FAMILIES = {
     "vae": _vae,
     "conditional_vae": lambda: _vae(True),
@@ -56,6 +62,7 @@ FAMILIES = {
     "conditional_gan": lambda: _gan(True),
     "pixelcnn": _pixelcnn,
     "conditional_pixelcnn": lambda: _pixelcnn(True),
+    "realnvp": _flow,
 }
 
 
@@ -112,6 +119,16 @@ def test_log_likelihood_is_log_p_per_image_or_explains_why_not(model):
         ):
             model.log_likelihood(x, labels=labels)
         return
+    if isinstance(model, flows.RealNVP):  # a density of 8-bit images (utils.likelihood)
+        levels = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype("uint8")
+        ll = model.log_likelihood(levels)
+        assert ll.shape == (4,) and ll.dtype == np.float64 and np.all(np.isfinite(ll))
+        np.testing.assert_array_equal(ll, model.log_likelihood(levels))  # seed=0: repeatable
+        with pytest.raises(ValueError, match="grey levels"):
+            model.log_likelihood(x * 0.5)
+        with pytest.raises(ValueError, match="NaN"):
+            model.log_likelihood(np.full_like(x, np.nan))
+        return
     kwargs = {"k": 3} if model.likelihood_kind == "lower_bound" else {}
     ll = model.log_likelihood(x, labels=labels, **kwargs)
     assert ll.shape == (4,) and np.all(np.isfinite(ll)) and np.all(ll < 0)  # log p of binary data
@@ -161,7 +178,7 @@ def test_pixelcnn_rejects_a_network_that_does_not_match_num_classes():
         pixelcnn.PixelCNN("network")
 
 
-@pytest.mark.parametrize("family", ["vae", "conditional_gan", "conditional_pixelcnn"])
+@pytest.mark.parametrize("family", ["vae", "conditional_gan", "conditional_pixelcnn", "realnvp"])
 def test_import_utils_is_enough_to_load_any_course_model(family, tmp_path):
     model = FAMILIES[family]()
     path = tmp_path / f"{family}.keras"

@@ -32,6 +32,9 @@ Submodules, by concept:
   2-D ring benchmark is in ``utils.toy``, the sample-grid callback in ``utils.callbacks``).
 - ``utils.pixelcnn``: masked convolutions, PixelCNN and Gated PixelCNN, exact likelihood, the
   pixel-by-pixel sampler.
+- ``utils.flows``: normalizing flows: affine couplings (checkerboard, channel), squeeze, ActNorm,
+  invertible 1x1 convolutions, dequantization and the logit transform, the multi-scale RealNVP /
+  Glow model of 8-bit images, a 2-D toy flow.
 - ``utils.backend``: the only code that talks to TensorFlow, JAX or PyTorch directly: gradients,
   input gradients, the training-step convention, the default ``jit_compile``.
 - ``utils.plotting``: headless-safe matplotlib figures (grids, latent maps, manifolds, curves).
@@ -82,6 +85,7 @@ _SUBMODULES = {
     "gan",
     "backend",
     "pixelcnn",
+    "flows",
     "student",
     "checks",
     "contract",
@@ -91,7 +95,7 @@ _SUBMODULES = {
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
 # Modules whose classes are registered with keras.saving (package "course"): imported now.
-_MODEL_MODULES = ("vae", "gan", "pixelcnn")
+_MODEL_MODULES = ("vae", "gan", "pixelcnn", "flows")
 
 
 def _register_models():
