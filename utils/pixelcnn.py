@@ -764,6 +764,9 @@ class LabelDropoutBinarization(DynamicBinarization):
         num_classes: number of real classes.
         label_dropout: probability of dropping an image's label, in [0, 1].
         null_label: the id of "no label" (int >= num_classes; default ``num_classes``).
+        one_hot: yield the former one-hot conditions (B, num_classes) for a functional network,
+            with an all-zero row for a dropped label, instead of integer ids (the form chapter 05
+            used when it was last executed; kept until that chapter is re-run).
         **kwargs: ``batch_size``, ``shuffle``, ``seed`` of :class:`utils.data.DynamicBinarization`.
 
     Shapes: x float32 (B, H, W, 1) in {0, 1}; labels int64 (B,).
@@ -782,6 +785,7 @@ class LabelDropoutBinarization(DynamicBinarization):
         num_classes=10,
         label_dropout=0.0,
         null_label=None,
+        one_hot=True,
         **kwargs,
     ):
         super().__init__(images, labels=labels, target="labels", **kwargs)
@@ -805,11 +809,16 @@ class LabelDropoutBinarization(DynamicBinarization):
             )
         self.null_label = int(null_label)
         self.label_dropout = float(label_dropout)
+        self.one_hot = bool(one_hot)
 
     def __getitem__(self, index):
         x, y = super().__getitem__(index)
         y = np.asarray(y, dtype=np.int64).copy()
         dropped = self._rng.random(len(y)) < self.label_dropout
+        if self.one_hot:
+            c = np.eye(self.num_classes, dtype="float32")[y]
+            c[dropped] = 0.0
+            return (x, c), x
         y[dropped] = self.null_label
         return (x, y), x
 
