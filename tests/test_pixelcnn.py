@@ -242,7 +242,7 @@ def test_label_dropout_binarization(subset_arrays):
     images = subset_arrays["x_train"][:400, ..., None].astype("float32") / 255.0
     labels = subset_arrays["y_train"][:400]
     data = pixelcnn.LabelDropoutBinarization(
-        images, labels, label_dropout=0.25, batch_size=400, seed=0, one_hot=False
+        images, labels, label_dropout=0.25, batch_size=400, seed=0
     )
     (x, y), target = data[0]
     assert x is target and set(np.unique(x)) <= {0.0, 1.0}
@@ -251,9 +251,9 @@ def test_label_dropout_binarization(subset_arrays):
     assert 0.15 < np.mean(dropped) < 0.35
     order = data._order[:400]
     np.testing.assert_array_equal(y[~dropped], labels[order][~dropped])
-    # the former form: one-hot rows, all zeros where the label was dropped
+    # the form of a bare network: one-hot rows, all zeros where the label was dropped
     former = pixelcnn.LabelDropoutBinarization(
-        images, labels, label_dropout=0.25, batch_size=400, seed=0
+        images, labels, label_dropout=0.25, batch_size=400, seed=0, one_hot=True
     )
     (_, c), _ = former[0]
     assert c.shape == (400, 10)

@@ -764,9 +764,10 @@ class LabelDropoutBinarization(DynamicBinarization):
         num_classes: number of real classes.
         label_dropout: probability of dropping an image's label, in [0, 1].
         null_label: the id of "no label" (int >= num_classes; default ``num_classes``).
-        one_hot: yield the former one-hot conditions (B, num_classes) for a functional network,
-            with an all-zero row for a dropped label, instead of integer ids (the form chapter 05
-            used when it was last executed; kept until that chapter is re-run).
+        one_hot: yield one-hot conditions (B, num_classes), with an all-zero row for a dropped
+            label, instead of integer ids: the form a bare network from
+            :func:`build_gated_pixelcnn` takes when it is trained without the
+            :class:`PixelCNN` model (default False: integer ids, as :class:`PixelCNN` takes).
         **kwargs: ``batch_size``, ``shuffle``, ``seed`` of :class:`utils.data.DynamicBinarization`.
 
     Shapes: x float32 (B, H, W, 1) in {0, 1}; labels int64 (B,).
@@ -785,7 +786,7 @@ class LabelDropoutBinarization(DynamicBinarization):
         num_classes=10,
         label_dropout=0.0,
         null_label=None,
-        one_hot=True,
+        one_hot=False,
         **kwargs,
     ):
         super().__init__(images, labels=labels, target="labels", **kwargs)
