@@ -8,6 +8,8 @@ in ``tests/test_exercises_chNN.py``, so that a wrong answer cannot pass.
 
 import importlib
 
+import numpy as np
+
 
 def __getattr__(name):
     if name.startswith("ch") and name[2:].isdigit():
@@ -18,3 +20,16 @@ def __getattr__(name):
 def correct(message="correct"):
     """Print the one line every passed check prints."""
     print(message)
+
+
+def finite_array(name, value, shape=None):
+    """``value`` as a float64 array, asserting it holds no NaN or inf (and has ``shape``, if given).
+
+    Raises:
+        AssertionError: naming ``name`` when the value is not finite or has another shape.
+    """
+    arr = np.asarray(value, dtype=np.float64)
+    assert np.all(np.isfinite(arr)), f"{name} contains NaN or inf values."
+    if shape is not None:
+        assert arr.shape == shape, f"{name} should have shape {shape}, got {arr.shape}."
+    return arr

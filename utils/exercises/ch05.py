@@ -9,16 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import correct
+from . import finite_array as _finite
 
 LOG_10 = float(np.log(10.0))
-
-
-def _finite(name, value, shape=None):
-    arr = np.asarray(value, dtype=np.float64)
-    assert np.all(np.isfinite(arr)), f"{name} contains NaN or inf values."
-    if shape is not None:
-        assert arr.shape == shape, f"{name} should have shape {shape}, got {arr.shape}."
-    return arr
 
 
 def check_exercise_1(total, cheater_total):
