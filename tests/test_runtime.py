@@ -3,6 +3,8 @@
 import utils
 from utils import runtime
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -116,3 +118,33 @@ def test_package_is_lazy_and_complete():
     with pytest.raises(AttributeError):
         utils.does_not_exist
     assert runtime.METRIC_MIME.startswith("application/vnd.course")
+
+
+def test_share_cores_only_inside_a_pytest_xdist_worker(monkeypatch):
+    names = (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "TF_NUM_INTRAOP_THREADS",
+        "TF_NUM_INTEROP_THREADS",
+        "XLA_FLAGS",
+        "PYTEST_XDIST_WORKER",
+        "PYTEST_XDIST_WORKER_COUNT",
+    )
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    assert runtime.share_cores_between_test_workers() is None  # not a worker: nothing set
+    assert not any(name in os.environ for name in names)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "1")
+    assert runtime.share_cores_between_test_workers() is None  # one worker has every core
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # a user's own setting is kept
+    assert runtime.share_cores_between_test_workers() == 4
+    assert os.environ["OMP_NUM_THREADS"] == "4" and os.environ["TF_NUM_INTRAOP_THREADS"] == "4"
+    assert os.environ["MKL_NUM_THREADS"] == "3" and os.environ["TF_NUM_INTEROP_THREADS"] == "1"
+    assert "intra_op_parallelism_threads=4" in os.environ["XLA_FLAGS"]
+    monkeypatch.delenv("XLA_FLAGS")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "16")  # more workers than cores: one each
+    assert runtime.share_cores_between_test_workers() == 1
+    assert "multi_thread_eigen=false" in os.environ["XLA_FLAGS"]

@@ -48,7 +48,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from .runtime import quiet_native_stderr
+from .runtime import quiet_native_stderr, share_cores_between_test_workers
 
 __version__ = "0.1.0"
 
@@ -103,6 +103,7 @@ def _register_models():
     # machine without a GPU and grappler's "remapper failed" are level-2 C++ logs that no Python
     # code can catch. Set TF_CPP_MIN_LOG_LEVEL=0 before `import utils` to see everything.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    share_cores_between_test_workers()  # only inside a pytest-xdist worker
     try:
         with quiet_native_stderr():
             import keras

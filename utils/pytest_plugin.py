@@ -6,6 +6,10 @@ It runs before collection, so every Jupyter kernel that nbval starts inherits th
   execute the chapters in full mode under pytest).
 - ``MPLBACKEND=Agg``: plots render without a display.
 - ``COURSE_NO_DOWNLOAD=1``: tests never touch the network; MNIST must come from a local file.
+
+Importing this module imports ``utils`` first, which, in a pytest-xdist worker, shares the CPU's
+cores between the workers before Keras starts its backend
+(:func:`utils.runtime.share_cores_between_test_workers`).
 """
 
 import os

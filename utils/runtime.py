@@ -93,6 +93,41 @@ def quiet_native_stderr():
                 print("\n".join(kept), file=sys.stderr)
 
 
+def share_cores_between_test_workers() -> int | None:
+    """In a pytest-xdist worker, give each worker its share of the CPU's cores.
+
+    ``import utils`` calls this before Keras loads its backend, because PyTorch, TensorFlow and
+    XLA read their thread counts when they start. Outside a pytest-xdist worker (no
+    ``PYTEST_XDIST_WORKER`` in the environment, or a single worker) it does nothing. Inside one,
+    it sets ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and ``TF_NUM_INTRAOP_THREADS`` to
+    ``cpu_count // workers`` (at least 1), ``TF_NUM_INTEROP_THREADS`` to 1 and XLA's CPU threads
+    likewise, each only where not already set; kernels started by the worker (nbval) inherit
+    them. Two workers that each start one thread per core make the threads of PyTorch's OpenMP
+    pool (and, less, of TensorFlow's pool) wait on each other: a small PixelCNN's forward pass on
+    PyTorch took 93 ms that way on a 2-core machine with another busy process, and 7 ms with one
+    thread.
+
+    Returns:
+        The number of threads per worker, or ``None`` when nothing was changed.
+    """
+    try:
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    except ValueError:
+        workers = 0
+    if "PYTEST_XDIST_WORKER" not in os.environ or workers < 2:
+        return None
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ.setdefault(name, str(threads))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    os.environ.setdefault(
+        "XLA_FLAGS",
+        f"--xla_cpu_multi_thread_eigen={str(threads > 1).lower()} "
+        f"intra_op_parallelism_threads={threads}",
+    )
+    return threads
+
+
 def set_seed(seed: int = 0) -> int:
     """Seed Python's ``random``, NumPy and the Keras backend in one call.
 
