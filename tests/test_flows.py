@@ -546,3 +546,39 @@ GOOD = RNG.integers(0, 256, (2, 4, 4, 1)).astype("uint8")
 def test_bad_inputs_raise_a_clear_value_error(call, pattern):
     with pytest.raises((ValueError, TypeError), match=pattern):
         call()
+
+
+# -- the brute-force log-determinant ---------------------------------------------------------------
+
+
+def test_jacobian_log_det_of_a_linear_map_is_log_abs_det_of_its_matrix():
+    a = RNG.standard_normal((3, 3)).astype("float32")
+    x = RNG.standard_normal((2, 3)).astype("float32")
+    log_det, jacobians = flows.jacobian_log_det(lambda t: ops.matmul(t, a), x)
+    assert log_det.shape == (2,) and jacobians.shape == (2, 3, 3) and log_det.dtype == np.float64
+    np.testing.assert_allclose(jacobians[0], a.T, rtol=1e-6)  # y_j = sum_i x_i a_ij
+    np.testing.assert_allclose(log_det, np.linalg.slogdet(a.astype(np.float64))[1], rtol=1e-5)
+    singular, _ = flows.jacobian_log_det(lambda t: ops.matmul(t, 0.0 * a), x)
+    assert np.all(np.isneginf(singular))
+
+
+def test_jacobian_log_det_agrees_with_a_couplings_cheap_log_det():
+    layer, x = _layer("coupling_checkerboard_1")
+    cheap = _np(layer.forward(ops.convert_to_tensor(x))[1])
+    expensive, jacobians = flows.jacobian_log_det(lambda t: layer.forward(t)[0], x)
+    np.testing.assert_allclose(expensive, cheap, rtol=1e-4, atol=1e-4)
+    # the coupling's Jacobian is triangular up to a permutation: the kept pixels are the identity
+    kept = flows.checkerboard_mask(4, 4, 1)[:, :, None].repeat(2, axis=2).ravel() == 1
+    np.testing.assert_allclose(jacobians[0][np.ix_(kept, kept)], np.eye(kept.sum()), atol=1e-6)
+    np.testing.assert_allclose(jacobians[0][np.ix_(kept, ~kept)], 0.0, atol=1e-6)
+
+
+def test_jacobian_log_det_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="number of dimensions"):
+        flows.jacobian_log_det(lambda t: t[:, :2], np.zeros((1, 3), "float32"))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        flows.jacobian_log_det(lambda t: t, np.full((1, 3), np.nan))
+    with pytest.raises(ValueError, match="non-empty batch"):
+        flows.jacobian_log_det(lambda t: t, np.zeros((3,), "float32"))
+    with pytest.raises(TypeError, match="function"):
+        flows.jacobian_log_det("not a function", np.zeros((1, 3), "float32"))

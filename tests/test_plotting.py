@@ -61,3 +61,30 @@ def test_history_from_keras():
     assert len(fig.axes[0].lines) == 2
     with pytest.raises(ValueError, match="no keys"):
         P.plot_history(history, keys=["accuracy"])
+
+
+def test_densities_2d_report_the_mass_on_the_grid():
+    def gaussian(points):
+        return -0.5 * (points**2).sum(axis=1) - np.log(2 * np.pi)
+
+    fig = P.plot_densities_2d([gaussian, lambda p: gaussian(p) + 1.0], titles=["a", "b"], extent=6)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert fig.grid_masses[0] == pytest.approx(1.0, abs=1e-3)
+    assert fig.grid_masses[1] == pytest.approx(np.e, rel=1e-3)  # not a density: mass e
+    with pytest.raises(ValueError, match="titles"):
+        P.plot_densities_2d([gaussian], titles=["a", "b"])
+    with pytest.raises(ValueError, match="returned"):
+        P.plot_densities_2d([lambda p: np.zeros(3)])
+    with pytest.raises(ValueError, match="callables"):
+        P.plot_densities_2d([])
+
+
+def test_flow_stages(rng):
+    stages = [rng.normal(size=(50, 2)) * s for s in (1.0, 2.0, 3.0)]
+    fig = P.plot_flow_stages(stages, colors=np.arange(50) % 8, suptitle="x")
+    assert len(fig.axes) == 3 and fig.axes[2].get_title() == "after layer 2"
+    assert fig.axes[0].get_xlim()[1] >= np.abs(stages[2]).max()  # one window for every panel
+    with pytest.raises(ValueError, match="same N"):
+        P.plot_flow_stages([stages[0], stages[1][:10]])
+    with pytest.raises(ValueError, match="colors"):
+        P.plot_flow_stages(stages, colors=np.zeros(3))

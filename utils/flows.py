@@ -46,6 +46,8 @@ Models:
   ``encode`` / ``decode`` for latent interpolation, ``fit`` on the exact NLL.
 - :class:`ToyFlow` / :func:`build_toy_flow`: a flow on 2-D points whose density can be plotted and
   integrated, with the points after every layer (:meth:`ToyFlow.layer_outputs`).
+- :func:`jacobian_log_det`: the log-determinant by brute force (the whole Jacobian by automatic
+  differentiation, then a determinant), to check the cheap ones and to time the difference.
 
 **Likelihood units of the image model (the 8-bit protocol).** The model's input is 8-bit grey
 levels ``x`` in {0, ..., 255}. Uniform noise ``u ~ U[0, 1)`` makes them continuous (Theis, van den
@@ -1469,3 +1471,65 @@ def build_toy_flow(
     learning_rate = finite_number("learning_rate", learning_rate, low=0.0, low_open=True)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return model
+
+
+# ----------------------------------------------------------------------------------------------
+# The expensive log-determinant (for checks and for the chapter's cost comparison)
+# ----------------------------------------------------------------------------------------------
+
+
+def jacobian_log_det(fn, x):
+    """``log |det J|`` of ``fn`` at each example, the expensive way: the whole Jacobian, then a
+    determinant.
+
+    This is what the change-of-variables formula costs without the triangular structure of a
+    coupling layer: ``D`` backward passes per example (run here as one batch of ``D`` copies of the
+    example, copy ``k`` differentiating output component ``k``, through
+    :func:`utils.backend.input_gradients`) and an O(D^3) determinant
+    (``numpy.linalg.slogdet`` in float64). Use it on small inputs to check a layer's cheap
+    ``log_det``, or to time the difference.
+
+    Args:
+        fn: maps a float32 tensor (B, ...) to a tensor (B, ...) with as many dimensions per example
+            as its input (D), each example independently of the others, e.g.
+            ``lambda t: layer.forward(t)[0]``.
+        x: (B, ...) array of finite real numbers, B >= 1.
+
+    Returns:
+        ``(log_abs_det, jacobians)``: float64 (B,) ``log |det df/dx|`` in nats (``-inf`` for a
+        singular Jacobian) and the float64 (B, D, D) Jacobians (row = output component).
+
+    Raises:
+        ValueError: ``x`` empty, not finite or without a feature axis; ``fn`` changes the number
+            of dimensions per example.
+        TypeError: ``fn`` is not callable.
+    """
+    from . import backend
+
+    if not callable(fn):
+        raise TypeError(f"fn must be a function of one tensor, got {type(fn).__name__}.")
+    x = np.asarray(x, dtype="float32")
+    if x.ndim < 2 or len(x) == 0 or x[0].size == 0:
+        raise ValueError(f"x must be a non-empty batch (B, ...) with B >= 1, got shape {x.shape}.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x contains NaN or inf values.")
+    dims = x[0].size
+    out = ops.convert_to_numpy(fn(ops.convert_to_tensor(x[:1])))
+    if out[0].size != dims:
+        raise ValueError(
+            f"fn must keep the number of dimensions per example: {dims} in, {out[0].size} out "
+            "(a determinant needs a square Jacobian)."
+        )
+    select = ops.convert_to_tensor(np.eye(dims, dtype="float32"))
+
+    def picked(t):  # output component k of copy k
+        return ops.sum(ops.reshape(fn(t), (dims, dims)) * select, axis=1)
+
+    jacobians = []
+    for example in x:
+        copies = ops.convert_to_tensor(np.repeat(example[None], dims, axis=0))
+        rows = ops.convert_to_numpy(backend.input_gradients(picked, copies))
+        jacobians.append(np.asarray(rows, dtype=np.float64).reshape(dims, dims))
+    jacobians = np.stack(jacobians)
+    signs, log_dets = np.linalg.slogdet(jacobians)
+    return np.where(signs == 0, -np.inf, log_dets), jacobians

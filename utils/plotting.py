@@ -308,3 +308,119 @@ def plot_history(history, *, keys=None, title="Training curves", logy=False):
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     return fig
+
+
+def _grid_2d(extent, resolution):
+    """(resolution^2, 2) float32 cell centres on [-extent, extent]^2, and the cell area."""
+    edges = np.linspace(-extent, extent, resolution + 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    gx, gy = np.meshgrid(centres, centres)
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+    return grid, float((edges[1] - edges[0]) ** 2)
+
+
+def plot_densities_2d(
+    log_densities, *, titles=None, extent=3.0, resolution=150, suptitle=None, cell_size=3.0
+):
+    """Heat maps of 2-D densities on one square grid, one panel per density (the toy flows).
+
+    Each panel shows ``exp(log p)`` on ``[-extent, extent]^2`` and, in its title, the mass the grid
+    holds (``sum p * cell area``: close to 1 when the density is normalized and the window holds
+    its mass), a check that the picture is a density and not an arbitrary score.
+
+    Args:
+        log_densities: list of callables, each mapping a (G, 2) float32 array of points to (G,)
+            log-densities in nats (e.g. ``toy_flow.log_density``).
+        titles: optional list of one title per density.
+        extent: half-width of the square window (finite, > 0).
+        resolution: grid cells per axis (int >= 2).
+        suptitle: optional figure title.
+        cell_size: inches per panel.
+
+    Returns:
+        ``matplotlib.figure.Figure``; the mass on the grid of each density is in
+        ``fig.grid_masses`` (list of floats).
+
+    Raises:
+        ValueError: an empty list, a titles list of another length, a bad extent or resolution,
+            or a callable that returns the wrong number of values.
+    """
+    from .checks import finite_number, positive_int
+
+    if not log_densities or not all(callable(f) for f in log_densities):
+        raise ValueError("log_densities must be a non-empty list of callables (points -> log p).")
+    if titles is not None and len(titles) != len(log_densities):
+        raise ValueError(f"titles must have {len(log_densities)} entries, got {len(titles)}.")
+    extent = finite_number("extent", extent, low=0.0, low_open=True)
+    resolution = positive_int("resolution", resolution)
+    if resolution < 2:
+        raise ValueError(f"resolution must be >= 2, got {resolution}.")
+    grid, cell = _grid_2d(extent, resolution)
+    fig, axes = _figure(1, len(log_densities), figsize=(cell_size * len(log_densities), cell_size))
+    fig.grid_masses = []
+    for k, (ax, log_density) in enumerate(zip(axes[0], log_densities)):
+        values = np.asarray(log_density(grid), dtype=np.float64).reshape(-1)
+        if values.shape != (len(grid),):
+            raise ValueError(
+                f"log_densities[{k}] returned {values.size} values for {len(grid)} points."
+            )
+        density = np.exp(values).reshape(resolution, resolution)
+        fig.grid_masses.append(float(density.sum() * cell))
+        ax.imshow(density, origin="lower", extent=(-extent, extent, -extent, extent), cmap="magma")
+        name = titles[k] if titles is not None else f"density {k}"
+        ax.set_title(f"{name}\nmass on the grid {fig.grid_masses[-1]:.3f}", fontsize=9)
+        _hide_ticks(ax)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def plot_flow_stages(
+    stages, *, colors=None, titles=None, extent=None, suptitle=None, max_points=3000
+):
+    """Scatter 2-D points as they pass through the layers of a flow, one panel per stage.
+
+    Args:
+        stages: list of (N, 2) arrays, the same N points after each layer (e.g.
+            ``ToyFlow.layer_outputs(z, inverse=True)``: from the latent to the data).
+        colors: optional (N,) array of values (or matplotlib colours) that follow each point
+            through every panel, e.g. the index of the mode it ends in.
+        titles: optional list of one title per stage (default "input", "after layer k").
+        extent: half-width of every panel's square window (default: fitted to all points).
+        suptitle: optional figure title.
+        max_points: plot at most this many points (the first ones).
+
+    Returns:
+        ``matplotlib.figure.Figure``.
+
+    Raises:
+        ValueError: no stages, stages of different shapes or not (N, 2), or colors / titles of the
+            wrong length.
+    """
+    if not stages:
+        raise ValueError("stages must be a non-empty list of (N, 2) arrays.")
+    arrays = [np.asarray(s, dtype=np.float64) for s in stages]
+    shape = arrays[0].shape
+    if len(shape) != 2 or shape[1] != 2 or any(a.shape != shape for a in arrays):
+        raise ValueError(
+            f"every stage must be an (N, 2) array of the same N, got shapes "
+            f"{[a.shape for a in arrays]}."
+        )
+    if titles is not None and len(titles) != len(arrays):
+        raise ValueError(f"titles must have {len(arrays)} entries, got {len(titles)}.")
+    if colors is not None and len(colors) != shape[0]:
+        raise ValueError(f"colors must have {shape[0]} entries, got {len(colors)}.")
+    keep = slice(0, max_points)
+    if extent is None:
+        extent = 1.05 * max(float(np.abs(a[keep]).max()) for a in arrays)
+    fig, axes = _figure(1, len(arrays), figsize=(2.4 * len(arrays), 2.6))
+    for k, (ax, points) in enumerate(zip(axes[0], arrays)):
+        c = None if colors is None else np.asarray(colors)[keep]
+        ax.scatter(points[keep, 0], points[keep, 1], c=c, s=2, cmap="tab10", alpha=0.6)
+        ax.set(xlim=(-extent, extent), ylim=(-extent, extent), aspect="equal")
+        title = titles[k] if titles is not None else ("input" if k == 0 else f"after layer {k}")
+        ax.set_title(title, fontsize=9)
+        _hide_ticks(ax)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
