@@ -35,6 +35,8 @@ Submodules, by concept:
 - ``utils.flows``: normalizing flows: affine couplings (checkerboard, channel), squeeze, ActNorm,
   invertible 1x1 convolutions, dequantization and the logit transform, the multi-scale RealNVP /
   Glow model of 8-bit images, a 2-D toy flow.
+- ``utils.boltzmann``: the restricted Boltzmann machine (CD-k, PCD), annealed importance sampling
+  and exact partition functions, deep belief nets, the deep energy-based model trained with SGLD.
 - ``utils.backend``: the only code that talks to TensorFlow, JAX or PyTorch directly: gradients,
   input gradients, the training-step convention, the default ``jit_compile``.
 - ``utils.plotting``: headless-safe matplotlib figures (grids, latent maps, manifolds, curves).
@@ -86,6 +88,7 @@ _SUBMODULES = {
     "backend",
     "pixelcnn",
     "flows",
+    "boltzmann",
     "student",
     "checks",
     "contract",
@@ -95,7 +98,7 @@ _SUBMODULES = {
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
 # Modules whose classes are registered with keras.saving (package "course"): imported now.
-_MODEL_MODULES = ("vae", "gan", "pixelcnn", "flows")
+_MODEL_MODULES = ("vae", "gan", "pixelcnn", "flows", "boltzmann")
 
 
 def _register_models():

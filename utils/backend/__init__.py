@@ -13,7 +13,9 @@ backend-neutral functions:
 - :func:`custom_train_step` — the calling convention of ``Model.train_step``: ``(data)`` on
   TensorFlow and PyTorch, the stateless ``(state, data) -> (logs, state)`` on JAX.
 
-Plus :func:`default_jit_compile`, the compilation setting measured fastest for the course's
+Plus :func:`compile_function` (a pure tensor function compiled by the backend's own compiler,
+for loops too long to run op by op, such as annealed importance sampling) and
+:func:`default_jit_compile`, the compilation setting measured fastest for the course's
 small models on each backend.
 
 Every function looks the backend up when it is called (``keras.backend.backend()``), so
@@ -114,6 +116,24 @@ def custom_train_step(model, step, *args):
         ``logs`` (TensorFlow, PyTorch) or ``(logs, state)`` (JAX).
     """
     return _implementation().custom_train_step(model, step, *args)
+
+
+def compile_function(fn):
+    """``fn`` compiled by the active backend: ``tf.function`` on TensorFlow, ``jax.jit`` on JAX,
+    and ``fn`` itself on PyTorch (its eager mode is fast enough on a CPU).
+
+    ``fn`` must be *pure*: tensors in, tensors out, no Keras variable reads or writes and no
+    ``keras.random`` calls with a ``SeedGenerator`` (pass weights and pre-drawn random numbers as
+    arguments). Loops inside it should use ``keras.ops.fori_loop``, which every backend compiles.
+    Each new input shape may trigger a new trace.
+
+    Raises:
+        TypeError: ``fn`` is not callable.
+        NotImplementedError: an unsupported backend.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be a function of tensors, got {type(fn).__name__}.")
+    return _implementation().compile_function(fn)
 
 
 def default_jit_compile():

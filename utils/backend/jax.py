@@ -101,3 +101,7 @@ def custom_train_step(model, step, state, data):
         logs = step(data)
     new_state = tuple([scope.get_current_value(v) for v in group] for group in groups)
     return logs, new_state
+
+
+def compile_function(fn):
+    return jax.jit(fn)

@@ -30,3 +30,7 @@ def input_gradients(fn, inputs):
 
 def custom_train_step(model, step, data):
     return step(data)
+
+
+def compile_function(fn):
+    return fn
