@@ -74,6 +74,18 @@ def enumerate_binary(n_bits):
     return ((codes >> np.arange(n_bits - 1, -1, -1)) & 1).astype("float32")
 
 
+def _shape(name, value, *, rank=None):
+    """``value`` as a tuple of positive ints (of length ``rank`` if given), or ``ValueError``."""
+    try:
+        shape = tuple(positive_int(name, d) for d in value)
+    except (TypeError, ValueError):
+        shape = None
+    if shape is None or not shape or (rank is not None and len(shape) != rank):
+        expected = "a tuple of positive ints" if rank != 3 else "(H, W, C), three positive ints"
+        raise ValueError(f"{name} must be {expected}, e.g. (28, 28, 1), got {value!r}.")
+    return shape
+
+
 def _flat_binary(rbm, v, name="v"):
     """A finite binary (N, n_visible) float32 array from images or vectors."""
     arr = np.asarray(ops.convert_to_numpy(v) if not isinstance(v, np.ndarray) else v)
@@ -172,12 +184,7 @@ class RBM(GenerativeModel, keras.Model):
         self.n_hidden = positive_int("n_hidden", n_hidden)
         if image_shape is None:
             image_shape = (28, 28, 1) if self.n_visible == 784 else (self.n_visible,)
-        try:
-            image_shape = tuple(positive_int("image_shape entry", d) for d in image_shape)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"image_shape must be a tuple of positive ints, got {image_shape!r}."
-            ) from None
+        image_shape = _shape("image_shape", image_shape)
         if int(np.prod(image_shape)) != self.n_visible:
             raise ValueError(
                 f"image_shape {image_shape} holds {int(np.prod(image_shape))} units, expected "
@@ -389,6 +396,69 @@ class RBM(GenerativeModel, keras.Model):
         }
 
 
+def gibbs_snapshots(rbm, v0, checkpoints, *, seed=0):
+    """Run block Gibbs chains from ``v0`` and keep their states after ``checkpoints`` steps.
+
+    Args:
+        rbm: an :class:`RBM`.
+        v0: (N, n_visible) binary vectors or images (N,) + image_shape, the chains' starts.
+        checkpoints: increasing step counts >= 0 (0 keeps the start).
+        seed: int >= 0.
+
+    Returns:
+        float32 array (len(checkpoints), N) + image_shape: the mean-field image
+        ``p(v | h)`` of each chain at each checkpoint (its last ``h``; the start itself at 0).
+
+    Raises:
+        ValueError: non-binary or malformed ``v0``; checkpoints not increasing non-negative ints.
+    """
+    v = ops.convert_to_tensor(_flat_binary(rbm, v0, "v0"))
+    checkpoints = [nonnegative_int("checkpoint", t) for t in checkpoints]
+    if not checkpoints or any(b <= a for a, b in zip(checkpoints, checkpoints[1:])):
+        raise ValueError(f"checkpoints must be increasing ints >= 0, got {checkpoints!r}.")
+    generator = keras.random.SeedGenerator(nonnegative_int("seed", seed))
+    frames, done, picture = [], 0, v
+    for t in checkpoints:
+        for _ in range(t - done):
+            v, h = rbm.gibbs_step(v, generator)
+            picture = rbm.visible_probabilities(h)
+        done = t
+        frames.append(ops.convert_to_numpy(picture))
+    return np.stack(frames).reshape((len(checkpoints), -1) + rbm.image_shape).astype("float32")
+
+
+def transposed_rbm(rbm, *, persistent=True, cd_k=1, n_chains=None, seed=None):
+    """A new RBM whose visible layer is ``rbm``'s hidden layer, initialized with ``W^T`` and the
+    biases swapped: the second layer of a deep belief net with tied weights (Hinton, Osindero and
+    Teh 2006, section 4).
+
+    With these weights the two-layer DBN defines exactly the same ``p(v)`` as ``rbm`` and its
+    variational bound equals ``rbm``'s ``log p(v)`` (``q(h | v)`` is then the true posterior);
+    training the new RBM on samples of ``p(h | v)`` can only raise the bound's expectation term.
+
+    Returns:
+        :class:`RBM` with ``n_visible = rbm.n_hidden`` and ``n_hidden = rbm.n_visible``.
+    """
+    top = RBM(
+        rbm.n_hidden,
+        rbm.n_visible,
+        cd_k=cd_k,
+        persistent=persistent,
+        n_chains=rbm.n_chains if n_chains is None else n_chains,
+        seed=seed,
+    )
+    # NumPy copies: on JAX, sharing one array between two models' variables lets the training
+    # step of one (which donates its buffers) delete the other's weights.
+    W, b, c = (
+        np.array(ops.convert_to_numpy(t), dtype="float32")
+        for t in (rbm.W, rbm.visible_bias, rbm.hidden_bias)
+    )
+    top.W.assign(W.T.copy())
+    top.visible_bias.assign(c)
+    top.hidden_bias.assign(b)
+    return top
+
+
 def visible_marginals(rbm, x):
     """Pixel means of ``x``, smoothed ``(sum + 1) / (N + 2)``: float64 (n_visible,) in (0, 1).
 
@@ -594,8 +664,11 @@ def ais_log_partition(
     log_w = np.zeros(n_runs)
     run_chunk = _ais_chunk_function()
     for first in range(1, len(betas), chunk):
-        pair = np.stack([betas[first - 1 : first - 1 + chunk], betas[first : first + chunk]])
-        steps = pair.shape[1]
+        end = min(first + chunk, len(betas))
+        pair = np.ones((2, chunk))  # padded with beta_prev = beta = 1: zero increments, and
+        pair[0, : end - first] = betas[first - 1 : end - 1]  # one compiled shape per model
+        pair[1, : end - first] = betas[first:end]
+        steps = chunk
         u_h = keras.random.uniform((steps, n_runs, rbm.n_hidden), seed=generator)
         u_v = keras.random.uniform((steps, n_runs, rbm.n_visible), seed=generator)
         v, increment = run_chunk(
@@ -711,7 +784,7 @@ class DeepBeliefNet(GenerativeModel, keras.Model):
         ``E_q[log p(v | h) - F_2(h)] - log Z_2 + H(q)`` with ``q(h | v) = p(h | v)`` of the first
         RBM (Salakhutdinov and Murray 2008, eq. 17); ``log_z_top``: the top RBM's ``log Z`` (AIS
         with ``ais_kwargs`` when None). ``n_samples`` draws of ``h`` per image (seeded by
-        ``seed``) estimate the expectation without bias.
+        ``seed``, an int >= 0 or None for a fresh draw) estimate the expectation without bias.
 
         Raises:
             ValueError: ``labels`` given, more than two RBMs, malformed or non-binary ``x``.
@@ -731,7 +804,7 @@ class DeepBeliefNet(GenerativeModel, keras.Model):
         log_z_top = finite_number("log_z_top", log_z_top)
         W1, b1, c1 = first.numpy_parameters()
         W2, b2, c2 = top.numpy_parameters()
-        rng = np.random.default_rng(nonnegative_int("seed", seed))
+        rng = np.random.default_rng(None if seed is None else nonnegative_int("seed", seed))
         out = np.empty(len(v))
         for i in range(0, len(v), batch_size):
             rows = v[i : i + batch_size]
@@ -793,29 +866,21 @@ def hidden_activations(rbm, x, *, seed=0, batch_size=1000):
 def build_energy_network(image_shape=(28, 28, 1), filters=32):
     """A small convolutional energy network ``E_theta``: images (B, H, W, C) -> energies (B, 1).
 
-    Three convolutions (the last two with stride 2) with the smooth swish activation, whose input
-    gradients SGLD follows, then a dense layer and a linear output (no sigmoid: an energy is any
-    real number).
+    Three stride-2 convolutions (``filters``, 2x and 4x as many channels; 28x28 -> 14 -> 7 -> 4)
+    with the smooth swish activation, whose input gradients SGLD follows, then a linear output
+    (no sigmoid: an energy is any real number). Small on purpose: every training step
+    differentiates it ``sgld_steps`` times with respect to its input.
 
     Raises:
         ValueError: a non-positive ``filters`` or a malformed ``image_shape``.
     """
     filters = positive_int("filters", filters)
-    try:
-        image_shape = tuple(positive_int("image_shape entry", d) for d in image_shape)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"image_shape must be (H, W, C) positive ints, got {image_shape!r}."
-        ) from None
-    if len(image_shape) != 3:
-        raise ValueError(f"image_shape must be (H, W, C), got {image_shape!r}.")
+    image_shape = _shape("image_shape", image_shape, rank=3)
     x = keras.Input(image_shape)
-    h = layers.Conv2D(filters, 3, padding="same", activation="swish")(x)
+    h = layers.Conv2D(filters, 4, strides=2, padding="same", activation="swish")(x)
     h = layers.Conv2D(2 * filters, 4, strides=2, padding="same", activation="swish")(h)
-    h = layers.Conv2D(2 * filters, 4, strides=2, padding="same", activation="swish")(h)
-    h = layers.Flatten()(h)
-    h = layers.Dense(4 * filters, activation="swish")(h)
-    return keras.Model(x, layers.Dense(1)(h), name="energy_network")
+    h = layers.Conv2D(4 * filters, 3, strides=2, padding="same", activation="swish")(h)
+    return keras.Model(x, layers.Dense(1)(layers.Flatten()(h)), name="energy_network")
 
 
 @keras.saving.register_keras_serializable(package="course")
@@ -944,9 +1009,11 @@ class EnergyBasedModel(GenerativeModel, keras.Model):
         )
 
     def compile(self, optimizer="adam", **kwargs):
-        """``keras.Model.compile``; ``jit_compile`` defaults to False on every backend (the
-        Langevin loop's nested input gradients); pass no ``loss``."""
-        kwargs.setdefault("jit_compile", False)
+        """``keras.Model.compile`` with ``jit_compile`` defaulting to
+        :func:`utils.backend.default_jit_compile`; pass no ``loss``."""
+        from . import backend
+
+        kwargs.setdefault("jit_compile", backend.default_jit_compile())
         super().compile(optimizer=optimizer, **kwargs)
 
     def energy(self, x, *, batch_size=500):

@@ -33,4 +33,4 @@ def custom_train_step(model, step, data):
 
 
 def compile_function(fn):
-    return tf.function(fn)
+    return tf.function(fn, autograph=False)  # keras.ops.fori_loop needs no autograph
