@@ -34,7 +34,7 @@ def check_exercise_1(rbm, v, free_energy_by_enumeration):
     """Exercise 1: ``F(v) = -log sum_h exp(-E(v, h))`` by summing over every hidden configuration.
 
     Args:
-        rbm: the chapter's tiny RBM (at most 16 hidden units).
+        rbm: an RBM with at most 16 hidden units (the chapter's `patch_rbm`).
         v: (N, n_visible) binary vectors.
         free_energy_by_enumeration: (N,) the student's ``-log sum_h exp(-E(v, h))``.
     """
