@@ -38,7 +38,8 @@ Submodules, by concept:
 - ``utils.boltzmann``: the restricted Boltzmann machine (CD-k, PCD), annealed importance sampling
   and exact partition functions, deep belief nets, the deep energy-based model trained with SGLD.
 - ``utils.backend``: the only code that talks to TensorFlow, JAX or PyTorch directly: gradients,
-  input gradients, the training-step convention, the default ``jit_compile``.
+  input gradients, the training-step convention, compiled pure functions, the default
+  ``jit_compile``.
 - ``utils.plotting``: headless-safe matplotlib figures (grids, latent maps, manifolds, curves).
 - ``utils.run``: the course runner (``python -m utils.run``), the README chapter table, and the
   committed numbers of any chapter (``utils.chapter_metrics("05")``, ``utils.chapter_metric``).

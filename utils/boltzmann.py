@@ -894,8 +894,9 @@ class EnergyBasedModel(GenerativeModel, keras.Model):
     :func:`utils.backend.input_gradients`), write the results back into the buffer, and minimize
     ``mean E(x+) - mean E(x-) + alpha * mean(E(x+)^2 + E(x-)^2)`` with ``x-`` held constant. The
     square term keeps energies near 0 (their regularizer). ``step_size`` and ``noise_scale`` are
-    set separately, as in their code: with a gradient step far larger than the noise, the
-    sampler is a noisy gradient descent, not an exact Langevin sampler of ``p``.
+    set separately: an exact Langevin step has ``step_size = noise_scale**2 / 2``; with a gradient
+    step far larger than that (the defaults), the sampler is a noisy gradient descent, not an
+    exact Langevin sampler of ``p``.
 
     Course contract: ``likelihood_kind = "unavailable"``: ``Z`` is an integral over all images
     and no estimate is attempted; :meth:`log_likelihood` raises
