@@ -668,16 +668,16 @@ def ais_log_partition(
         pair = np.ones((2, chunk))  # padded with beta_prev = beta = 1: zero increments, and
         pair[0, : end - first] = betas[first - 1 : end - 1]  # one compiled shape per model
         pair[1, : end - first] = betas[first:end]
-        steps = chunk
-        u_h = keras.random.uniform((steps, n_runs, rbm.n_hidden), seed=generator)
-        u_v = keras.random.uniform((steps, n_runs, rbm.n_visible), seed=generator)
+        u_h = keras.random.uniform((chunk, n_runs, rbm.n_hidden), seed=generator)
+        u_v = keras.random.uniform((chunk, n_runs, rbm.n_visible), seed=generator)
         v, increment = run_chunk(
             v, ops.convert_to_tensor(pair.astype("float32")), u_h, u_v, *weights
         )
         log_w += ops.convert_to_numpy(increment).astype("float64")
     top = log_w.max()
     w = np.exp(log_w - top)
-    mean_w, se_w = w.mean(), w.std(ddof=1) / np.sqrt(n_runs) if n_runs > 1 else np.inf
+    mean_w = w.mean()
+    se_w = w.std(ddof=1) / np.sqrt(n_runs) if n_runs > 1 else np.inf
     log_z = log_z_base + top + np.log(mean_w)
     low = mean_w - 3 * se_w
     return AISResult(

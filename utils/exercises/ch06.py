@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..boltzmann import enumerate_binary
 from . import correct
 from . import finite_array as _finite
 
@@ -17,8 +18,7 @@ def _parameters(rbm):
 
 
 def _all_binary(n):
-    codes = np.arange(2**n)[:, None]
-    return ((codes >> np.arange(n - 1, -1, -1)) & 1).astype("float64")
+    return enumerate_binary(n).astype("float64")
 
 
 def _exact_log_likelihood(W, b, c, v):
