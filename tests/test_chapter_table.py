@@ -64,14 +64,13 @@ def test_table_rows_planned_chapters_and_order(tmp_path):
     lines = run.readme_table(tmp_path).splitlines()
     assert lines[:2] == run.TABLE_HEADER.splitlines()
     numbers = [line.split("|")[1].strip().lstrip("[")[:2] for line in lines[2:]]
-    assert numbers == sorted(numbers) == ["04", "07", "08"]
+    assert numbers == sorted(numbers) == ["04", "08"]
     assert lines[2] == (
         "| [04_normalizing_flows](chapters/04_normalizing_flows.ipynb) | flows "
         "| a \\| b | 1.5 | NLL 81.2 nats |"
     )
     assert lines[3] == (
-        "| 07_diffusion_models | diffusion | noise schedule $\\beta_t$, $\\epsilon$-prediction, "
-        "DDPM and DDIM sampling | — | planned |"
+        "| 08_comparing_generative_models | all | one benchmark for every family | — | planned |"
     )
 
 
@@ -186,7 +185,7 @@ def test_chapter_metrics_of_committed_chapters():
 
 def test_chapter_metrics_errors(tmp_path):
     with pytest.raises(ValueError, match="planned"):
-        run.chapter_metrics("07")
+        run.chapter_metrics("08")
     with pytest.raises(ValueError, match="expected one of: 00_introduction"):
         run.chapter_metrics("99")
     with pytest.raises(ValueError, match="look like"):

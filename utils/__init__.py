@@ -37,6 +37,9 @@ Submodules, by concept:
   Glow model of 8-bit images, a 2-D toy flow.
 - ``utils.boltzmann``: the restricted Boltzmann machine (CD-k, PCD), annealed importance sampling
   and exact partition functions, deep belief nets, the deep energy-based model trained with SGLD.
+- ``utils.diffusion``: noise schedules (linear, cosine) and the forward process, the U-Net with
+  time and class embeddings, DDPM / DDIM samplers, classifier-free guidance and inpainting, the
+  diffusion and flow-matching models.
 - ``utils.backend``: the only code that talks to TensorFlow, JAX or PyTorch directly: gradients,
   input gradients, the training-step convention, compiled pure functions, the default
   ``jit_compile``.
@@ -90,6 +93,7 @@ _SUBMODULES = {
     "pixelcnn",
     "flows",
     "boltzmann",
+    "diffusion",
     "student",
     "checks",
     "contract",
@@ -99,7 +103,7 @@ _SUBMODULES = {
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
 # Modules whose classes are registered with keras.saving (package "course"): imported now.
-_MODEL_MODULES = ("vae", "gan", "pixelcnn", "flows", "boltzmann")
+_MODEL_MODULES = ("vae", "gan", "pixelcnn", "flows", "boltzmann", "diffusion")
 
 
 def _register_models():

@@ -76,10 +76,6 @@ TABLE_HEADER = (
 #: Chapters announced in the README that have no notebook yet: ``{stem: {"family", "summary"}}``.
 #: A notebook ``chapters/<NN>_*.ipynb`` replaces the planned row of the same number.
 PLANNED_CHAPTERS = {
-    "07_diffusion_models": {
-        "family": "diffusion",
-        "summary": "noise schedule $\\beta_t$, $\\epsilon$-prediction, DDPM and DDIM sampling",
-    },
     "08_comparing_generative_models": {
         "family": "all",
         "summary": "one benchmark for every family",
