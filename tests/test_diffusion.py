@@ -614,7 +614,7 @@ def test_unet_shapes_and_zero_start(rng, num_classes, patch_size, groups):
 
 def test_unet_other_image_shapes_and_depth(rng):
     net = diffusion.build_unet(
-        (8, 12, 2), widths=(4, 8, 8), groups=4, embedding_dim=8, blocks_per_level=2
+        (8, 12, 2), widths=(4, 8, 8), groups=4, embedding_dim=8, blocks_per_level=2, patch_size=1
     )
     out = np.asarray(
         net.predict_on_batch([rng.standard_normal((1, 8, 12, 2)), np.zeros(1, "float32")])
