@@ -681,8 +681,9 @@ def ddpm_sample(eps_fn, x_T, schedule, *, steps=None, rng, clip=True, known=None
     ``sqrt(ab_s) beta / (1 - ab_t) x0_hat + sqrt(alpha) (1 - ab_s) / (1 - ab_t) x_t`` and
     variance ``beta~ = (1 - ab_s) / (1 - ab_t) beta``, where ``x0_hat`` comes from the predicted
     noise. With every step (``steps = T``) this is Ho et al.'s sampler with ``sigma_t^2 =
-    beta~_t``; with few steps each Gaussian step is too coarse and samples stay noisy (the chapter
-    measures it).
+    beta~_t``. The fresh noise of each step also corrects some of the network's errors: for the
+    small, briefly trained network of chapter 07 this sampler beats deterministic DDIM at every
+    step count tried.
 
     Args:
         eps_fn, x_T, schedule, rng, clip, known, mask: as :func:`ddim_sample` (``rng`` required).
