@@ -1161,8 +1161,8 @@ class DiffusionModel(_IterativeGenerator):
         batch_size = positive_int("batch_size", batch_size)
         if self.num_classes is not None and labels is not None:
             labels = check_labels(labels, n, self.num_classes)
-        else:
-            labels = check_labels(labels, n, None if self.num_classes is None else None)
+        else:  # an unconditional model must get no labels; a conditional one uses the null class
+            labels = check_labels(labels, n, None)
         rng = np.random.default_rng(check_seed(seed))
         s = self.schedule
         T = s.timesteps
