@@ -1110,13 +1110,6 @@ def test_log_likelihood_rejects_bad_inputs(diffusion_model, flow_model):
         flow_model.log_likelihood(x)
 
 
-def test_sampling_seconds_per_1000(diffusion_model):
-    seconds = diffusion.sampling_seconds_per_1000(diffusion_model, n=2, steps=2)
-    assert seconds > 0 and np.isfinite(seconds)
-    with pytest.raises(ValueError, match="n must"):
-        diffusion.sampling_seconds_per_1000(diffusion_model, n=0)
-
-
 # -- 12. bad inputs --------------------------------------------------------------------------------
 
 

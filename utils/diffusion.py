@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import time
 
 import keras
 import numpy as np
@@ -200,11 +199,10 @@ class NoiseSchedule:
 
 
 def _gather(values, t, ndim):
-    """``values[t]`` reshaped to broadcast against a rank-``ndim`` batch (NumPy or keras.ops)."""
-    shape = (-1,) + (1,) * (ndim - 1)
-    if isinstance(t, np.ndarray) or np.isscalar(t):
-        return np.reshape(np.asarray(values)[np.asarray(t)], shape).astype("float32")
-    return ops.reshape(ops.take(values, t), shape)
+    """``values[t]`` (NumPy) reshaped to broadcast against a rank-``ndim`` batch, as float32."""
+    return np.reshape(np.asarray(values)[np.asarray(t)], (-1,) + (1,) * (ndim - 1)).astype(
+        "float32"
+    )
 
 
 def q_sample(x0, t, noise, schedule):
@@ -1310,17 +1308,3 @@ class FlowMatchingModel(_IterativeGenerator):
             "instantaneous change of variables (Chen et al. 2018), but it needs the divergence of "
             "the velocity integrated along each path; compare flow matching by FID instead."
         )
-
-
-def sampling_seconds_per_1000(model, *, n=200, **generate_kwargs):
-    """Wall-clock seconds a model's :meth:`generate` takes per 1,000 images, timed on ``n``
-    images after one warm-up call (the compile of the predict function is not counted).
-
-    Raises:
-        ValueError: bad ``n``; as the model's ``generate``.
-    """
-    n = positive_int("n", n)
-    model.generate(min(n, 2), **generate_kwargs)
-    start = time.perf_counter()
-    model.generate(n, **generate_kwargs)
-    return (time.perf_counter() - start) * 1000.0 / n
