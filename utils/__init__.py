@@ -46,6 +46,8 @@ Submodules, by concept:
 - ``utils.plotting``: headless-safe matplotlib figures (grids, latent maps, manifolds, curves).
 - ``utils.run``: the course runner (``python -m utils.run``), the README chapter table, and the
   committed numbers of any chapter (``utils.chapter_metrics("05")``, ``utils.chapter_metric``).
+- ``utils.pretrained``: the committed models of ``models/``: save with a JSON card (SHA-256,
+  training, metrics, a deterministic check), verified loading (``USE_PRETRAINED``).
 - ``utils.student``: the student edition (solutions replaced by stubs, outputs cleared).
 """
 
@@ -98,6 +100,7 @@ _SUBMODULES = {
     "checks",
     "contract",
     "likelihood",
+    "pretrained",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
