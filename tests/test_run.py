@@ -184,3 +184,23 @@ def test_keras_runs_on_the_requested_backend(tmp_path):
         backend="jax",
     )
     assert course["backend"] == "jax" == course["versions"]["backend"]
+
+
+def test_write_readme_after_a_full_run_in_place(tmp_path, monkeypatch, capsys):
+    probe = _notebook(tmp_path / "00_probe.ipynb")
+    calls = []
+    course = {"mode": "full", "backend": "tensorflow", "duration_s": 6.0, "metrics": {}}
+    monkeypatch.setattr(
+        run, "execute", lambda path, **kwargs: calls.append(("run", path)) or course
+    )
+    monkeypatch.setattr(run, "update_readme", lambda **kwargs: calls.append(("readme",)) or True)
+    assert run.main([str(probe), "--no-progress", "--write-readme"]) == 0
+    assert calls == [("run", probe), ("readme",)]
+    assert "chapter table updated" in capsys.readouterr().out
+    calls.clear()
+    assert run.main([str(probe), "--no-progress"]) == 0
+    assert calls == [("run", probe)]  # the README is rewritten only when asked
+    for other in (["--smoke"], ["--output-dir", str(tmp_path)], ["--check"]):
+        with pytest.raises(SystemExit):
+            run.main([str(probe), "--write-readme", *other])
+    assert calls == [("run", probe)]

@@ -9,6 +9,7 @@ Usage::
     python -m utils.run --backend jax --smoke --output-dir /tmp/jax   # another Keras backend
     python -m utils.run --readme-table                   # print the README's chapter table
     python -m utils.run --update-readme                  # rewrite that table in README.md
+    python -m utils.run --write-readme                   # run every chapter, then rewrite it
     python -m utils.run --student-edition /tmp/student   # solutions stubbed, outputs cleared
 
 Each executed notebook gets ``metadata.course`` with these keys (other tools read them; keep them
@@ -734,6 +735,12 @@ def main(argv=None) -> int:
         default=None,
         help=f"Keras backend of the kernels (default: $KERAS_BACKEND or {DEFAULT_BACKEND})",
     )
+    parser.add_argument(
+        "--write-readme",
+        action="store_true",
+        help="after a full-mode run in place, rewrite the README's chapter table from the "
+        "notebooks (as --update-readme does)",
+    )
     tasks = parser.add_mutually_exclusive_group()
     tasks.add_argument(
         "--check",
@@ -759,6 +766,13 @@ def main(argv=None) -> int:
         "stubs and outputs cleared",
     )
     args = parser.parse_args(argv)
+    tasks_given = args.check or args.readme_table or args.update_readme or args.student_edition
+    if args.write_readme and (args.smoke or args.output_dir or tasks_given):
+        parser.error(
+            "--write-readme needs a full-mode run in place: no --smoke, --output-dir, --check, "
+            "--readme-table, --update-readme or --student-edition (the README's table describes "
+            "the committed notebooks)."
+        )
 
     if args.readme_table or args.update_readme:
         if args.notebooks:
@@ -825,6 +839,15 @@ def main(argv=None) -> int:
         rows.append((path, course))
     print()
     print(_summary(rows))
+    if args.write_readme:
+        try:
+            changed = update_readme()
+        except (TypeError, ValueError) as error:
+            print(f"README not updated: {error}", file=sys.stderr)
+            return 1
+        print(
+            f"{README_PATH.name}: chapter table {'updated' if changed else 'already up to date'}."
+        )
     return 1 if failed else 0
 
 
