@@ -214,6 +214,21 @@ def _fid(samples, n_reference=None) -> float:
     )
 
 
+def _is_autoencoder(model) -> bool:
+    """A plain functional ``keras.Model`` mapping (B, 28, 28, 1) images to images."""
+    from .contract import GenerativeModel
+
+    if isinstance(model, GenerativeModel) or not isinstance(model, keras.Model):
+        return False
+    inputs, outputs = getattr(model, "inputs", None), getattr(model, "outputs", None)
+    return (
+        bool(inputs)
+        and bool(outputs)
+        and len(inputs) == len(outputs) == 1
+        and tuple(inputs[0].shape[1:]) == tuple(outputs[0].shape[1:]) == (28, 28, 1)
+    )
+
+
 def model_check(model, *, n=None, extra=None) -> dict:
     """A deterministic number that identifies a trained model's behaviour, on any backend.
 
@@ -235,6 +250,10 @@ def model_check(model, *, n=None, extra=None) -> dict:
     - GAN: FID (classifier features) of ``n`` samples from standard normal noise of
       ``numpy.random.default_rng(0)`` against the 10,000 test images (``n = 1000``; labels
       ``i % 10`` for a conditional GAN);
+    - VAE: the same FID of the decoder means (probabilities) of codes from NumPy noise
+      (``n = 1000``; labels ``i % 10`` for a conditional VAE);
+    - autoencoder (a functional model from images to images): mean squared error per image on
+      the first ``n`` grey-level test images (``n = 1000``);
     - diffusion / flow matching: the same FID of ``n`` unconditional samples with ``seed=0``
       (DDIM, eta 0, 10 steps / Heun, 5 steps; ``n = 500``).
 
@@ -249,7 +268,7 @@ def model_check(model, *, n=None, extra=None) -> dict:
     Raises:
         ValueError: a model class without a check, a bad ``n`` or a missing extra.
     """
-    from . import boltzmann, data, diffusion, flows, gan, pixelcnn
+    from . import boltzmann, data, diffusion, flows, gan, pixelcnn, vae
 
     extra = dict(extra or {})
     if n is not None:
@@ -305,6 +324,22 @@ def model_check(model, *, n=None, extra=None) -> dict:
         labels = np.arange(n) % model.num_classes if model.num_classes else None
         value = _fid(model.generate(noise=noise, labels=labels))
         return _check("fid_fixed_noise", value, n, 1e-2, "FID of samples from NumPy noise, seed 0")
+    if isinstance(model, vae.VAE):
+        n = n or 1000
+        z = np.random.default_rng(0).standard_normal((n, model.latent_dim)).astype("float32")
+        condition = (
+            model._one_hot(np.arange(n) % model.num_classes, n) if model.conditional else None
+        )
+        means = keras.ops.convert_to_numpy(keras.ops.sigmoid(model.decode(z, condition)))
+        return _check(
+            "fid_fixed_noise", _fid(means), n, 1e-2, "FID of decoder means of NumPy noise, seed 0"
+        )
+    if _is_autoencoder(model):
+        n = n or 1000
+        x, _ = data.load_mnist("test", limit=n)
+        out = np.asarray(model.predict(x, batch_size=500, verbose=0), dtype="float64")
+        value = float(np.mean(np.sum((out - x) ** 2, axis=(1, 2, 3))))
+        return _check("test_squared_error", value, n, 1e-4, "mean squared error per test image")
     if isinstance(model, diffusion.FlowMatchingModel):
         n = n or 500
         value = _fid(model.generate(n, seed=0, solver="heun", steps=5))
@@ -323,8 +358,8 @@ def model_check(model, *, n=None, extra=None) -> dict:
         )
     raise ValueError(
         f"no check is defined for a {type(model).__name__}; expected a course model "
-        "(PixelCNN, RealNVP, RBM, DeepBeliefNet, EnergyBasedModel, GAN, DiffusionModel, "
-        "FlowMatchingModel)."
+        "(PixelCNN, RealNVP, RBM, DeepBeliefNet, EnergyBasedModel, GAN, VAE, DiffusionModel, "
+        "FlowMatchingModel) or an autoencoder from (28, 28, 1) images to images."
     )
 
 
