@@ -211,6 +211,20 @@ def test_chapter_metrics_errors(tmp_path):
         run.chapter_metrics("03", directory=tmp_path)
 
 
+def test_chapter_parameter_reads_the_committed_knobs(tmp_path):
+    pixelcnn = next(p for p in CHAPTERS if p.name.startswith("05_"))
+    stored = nbformat.read(str(pixelcnn), as_version=4).metadata["course"]["parameters"]
+    assert utils.chapter_parameter("05", "N_TEST") == stored["N_TEST"] == 10_000
+    assert utils.chapter_parameter is run.chapter_parameter
+    with pytest.raises(ValueError, match="has no parameter 'NOPE'.*N_TEST"):
+        run.chapter_parameter("05", "NOPE")
+    with pytest.raises(TypeError, match="name must be"):
+        run.chapter_parameter("05", 3)
+    smoke = _fake_chapter(tmp_path / "01_smoke.ipynb", mode="smoke")
+    with pytest.raises(ValueError, match="'smoke' run, not a full-mode one"):
+        run.chapter_parameter(smoke, "EPOCHS")
+
+
 def test_chapter_metrics_sees_a_new_run(tmp_path):
     path = _fake_chapter(tmp_path / "01_a.ipynb")
     assert run.chapter_metric(path, "nll") == pytest.approx(81.234)

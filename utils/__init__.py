@@ -48,6 +48,8 @@ Submodules, by concept:
   committed numbers of any chapter (``utils.chapter_metrics("05")``, ``utils.chapter_metric``).
 - ``utils.pretrained``: the committed models of ``models/``: save with a JSON card (SHA-256,
   training, metrics, a deterministic check), verified loading (``USE_PRETRAINED``).
+- ``utils.compare``: chapter 08's benchmark: the rows (committed model, chapter, sampler,
+  likelihood metric), sampling each as its chapter did, scoring all on one protocol.
 - ``utils.student``: the student edition (solutions replaced by stubs, outputs cleared).
 """
 
@@ -76,6 +78,7 @@ _EXPORTS = {
     "MNISTChecksumError": "data",
     "chapter_metrics": "run",
     "chapter_metric": "run",
+    "chapter_parameter": "run",
 }
 _SUBMODULES = {
     "runtime",
@@ -101,6 +104,7 @@ _SUBMODULES = {
     "contract",
     "likelihood",
     "pretrained",
+    "compare",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

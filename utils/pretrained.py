@@ -395,18 +395,23 @@ def _compact(model):
 
 
 def _save_without_optimizer(model, path: Path) -> None:
-    """``model.save`` with the optimizer state left out (it is most of the file)."""
+    """``model.save`` with the optimizer state left out (it is most of the file), also that of
+    the models it holds (the RBMs of a deep belief net, a GAN's two optimizers)."""
     model = _compact(model)
-    keys = ["optimizer", "compiled", "_compile_config"]
-    keys += [k for k in ("d_optimizer", "g_optimizer") if hasattr(model, k)]  # a GAN's two
-    saved = {key: getattr(model, key, None) for key in keys}
-    try:
+    saved = []
+    inner = [m for m in model._flatten_layers(include_self=False) if isinstance(m, keras.Model)]
+    for owner in [model, *inner]:
+        keys = ["optimizer", "compiled", "_compile_config", "d_optimizer", "g_optimizer"]
         for key in keys:
-            setattr(model, key, False if key == "compiled" else None)
+            if hasattr(owner, key):
+                saved.append((owner, key, getattr(owner, key)))
+    try:
+        for owner, key, _ in saved:
+            setattr(owner, key, False if key == "compiled" else None)
         model.save(path)
     finally:
-        for key, value in saved.items():
-            setattr(model, key, value)
+        for owner, key, value in saved:
+            setattr(owner, key, value)
 
 
 def save_pretrained(
@@ -505,6 +510,7 @@ def describe(name, directory=None) -> str:
     card = read_card(name, directory)
     return (
         f"pretrained {name} ({card['class'].rsplit('.', 1)[-1]}, {card['parameters']:,} "
-        f"parameters, {card['bytes'] / 1e6:.1f} MB): chapter {card['chapter']}'s full run, "
+        f"trainable parameters, {card['bytes'] / 1e6:.1f} MB): chapter {card['chapter']}'s "
+        f"full run, "
         f"{card['training']}, trained in {card['training_seconds'] / 60:.1f} min"
     )

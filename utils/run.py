@@ -400,6 +400,13 @@ def chapter_metrics(chapter, *, directory=None) -> dict:
         TypeError, ValueError: an unknown chapter (see :func:`resolve_chapter`); a notebook never
             run by ``python -m utils.run``, run in smoke mode, or with no recorded metric.
     """
+    path, course = _full_course(chapter, directory)
+    if not course.get("metrics"):
+        raise ValueError(f"{path.name} recorded no metric (utils.record_metric).")
+    return course["metrics"]
+
+
+def _full_course(chapter, directory):
     path = resolve_chapter(chapter, directory)
     course = _committed_course(path)
     if not course:
@@ -409,9 +416,29 @@ def chapter_metrics(chapter, *, directory=None) -> dict:
             f"{path.name} carries a {course.get('mode')!r} run, not a full-mode one; its numbers "
             f"are not results. Run `python -m utils.run {path}`."
         )
-    if not course.get("metrics"):
-        raise ValueError(f"{path.name} recorded no metric (utils.record_metric).")
-    return course["metrics"]
+    return path, course
+
+
+def chapter_parameter(chapter, name, *, directory=None):
+    """A budget knob of a chapter's committed full-mode run (``metadata.course.parameters``),
+    e.g. ``chapter_parameter("06", "GIBBS_STEPS")``: so that another chapter samples a model the
+    way its own chapter did without copying the setting.
+
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: the chapter has no such knob (the message lists them), or any error of
+            :func:`chapter_metrics` about the chapter's run.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a knob name (str), got {type(name).__name__}.")
+    path, course = _full_course(chapter, directory)
+    parameters = course.get("parameters") or {}
+    if name not in parameters:
+        raise ValueError(
+            f"chapter {path.stem} has no parameter {name!r}; expected one of: "
+            f"{', '.join(sorted(parameters))}."
+        )
+    return parameters[name]
 
 
 def chapter_metric(chapter, name, *, directory=None) -> float:
