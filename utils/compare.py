@@ -19,7 +19,20 @@ import numpy as np
 
 from .checks import positive_int
 
-__all__ = ["ENTRIES", "Entry", "benchmark", "draw", "entry", "load_models"]
+__all__ = [
+    "ENTRIES",
+    "Entry",
+    "autoencoder_samples",
+    "benchmark",
+    "committed_likelihood",
+    "committed_scores",
+    "complete_pixelcnn",
+    "draw",
+    "entry",
+    "load_models",
+    "markdown_table",
+    "sampler_settings",
+]
 
 
 @dataclass(frozen=True)
@@ -39,15 +52,19 @@ class Entry:
         kind: ``"exact"``, ``"lower_bound"`` (the metric is an upper bound on the NLL),
             ``"stochastic_estimate"`` or ``"none"``.
         sampler: keyword arguments of ``generate``; a string value ``"@NAME"`` is the chapter's
-            committed parameter ``NAME``, ``"#NAME"`` its committed metric ``NAME``.
+            committed parameter ``NAME``, ``"#NAME"`` its committed metric ``NAME``;
+            ``window="receptive"`` is chapter 05's windowed PixelCNN sampler.
         conditional: draw labels ``i % 10`` (an equal share of every digit).
         binary: the samples are binary images.
+        committed: for a row without a committed model (``model`` None): its chapter's metric
+            names ``{"fid": ..., "precision": ..., "recall": ...}``, shown instead of a
+            re-evaluation.
     """
 
     key: str
     label: str
     family: str
-    model: str
+    model: str | None
     chapter: str
     likelihood: str | None = None
     protocol: str | None = None
@@ -55,6 +72,7 @@ class Entry:
     sampler: dict = field(default_factory=dict)
     conditional: bool = False
     binary: bool = False
+    committed: dict | None = None
 
 
 ENTRIES = (
@@ -73,6 +91,7 @@ ENTRIES = (
         "pixelcnn_test_nll",
         "binary",
         "exact",
+        {"window": "receptive"},
         conditional=True,
         binary=True,
     ),
@@ -92,13 +111,13 @@ ENTRIES = (
         "dbn",
         "deep belief net",
         "energy-based",
-        "dbn",
+        None,  # not committed: its second RBM trains in 37 s in chapter 06
         "06",
         "dbn_test_nll_bound",
         "binary",
         "lower_bound",
-        {"steps": "@GIBBS_STEPS"},
         binary=True,
+        committed={"fid": "dbn_fid", "precision": "dbn_precision", "recall": "dbn_recall"},
     ),
     Entry("ebm", "EBM (SGLD)", "energy-based", "ebm", "06", sampler={"steps": "@EBM_SAMPLE_STEPS"}),
     Entry(
@@ -163,9 +182,8 @@ def load_models(entries=ENTRIES) -> dict:
     """``{model name: model}`` for the entries, each committed model loaded (and verified) once."""
     from . import pretrained
 
-    return {
-        name: pretrained.load_pretrained(name) for name in dict.fromkeys(e.model for e in entries)
-    }
+    names = dict.fromkeys(e.model for e in entries if e.model is not None)
+    return {name: pretrained.load_pretrained(name) for name in names}
 
 
 def _autoencoder_parts(model):
@@ -219,6 +237,10 @@ def draw(item: Entry, model, n, *, seed=0, train_images=None):
             raise ValueError("the autoencoder entry needs train_images to fit its code Gaussian.")
         return autoencoder_samples(model, n, train_images=train_images, seed=seed)
     kwargs = sampler_settings(item)
+    if kwargs.get("window") == "receptive":  # chapter 05's windowed sampler
+        from .pixelcnn import receptive_window
+
+        kwargs["window"] = receptive_window(model, labels=0)
     if item.conditional:
         kwargs["labels"] = np.arange(n) % 10
     out = model.generate(n, seed=seed, **kwargs)
@@ -239,7 +261,8 @@ def benchmark(entries, models, reference, n, *, seed=0, train_images=None, progr
 
     Returns:
         ``{key: {"samples", "seconds_per_1000", "fid", "kid", "kid_se", "precision",
-        "recall", "inception_score", "modes", ...}}``: the sample metrics of
+        "recall", "inception_score", "modes", ...}}`` for each entry with a committed model:
+        the sample metrics of
         :func:`utils.metrics.sample_quality` plus the sampling time in seconds per 1,000 images
         (wall time of this draw, scaled).
     """
@@ -248,6 +271,8 @@ def benchmark(entries, models, reference, n, *, seed=0, train_images=None, progr
     positive_int("n", n)
     results = {}
     for item in entries:
+        if item.model is None:
+            continue
         start = time.perf_counter()
         samples = draw(item, models[item.model], n, seed=seed, train_images=train_images)
         seconds = time.perf_counter() - start
@@ -262,3 +287,92 @@ def benchmark(entries, models, reference, n, *, seed=0, train_images=None, progr
                 f"{item.label:28s} FID {scores['fid']:7.2f}  {seconds * 1000 / n:8.1f} s / 1,000"
             )
     return results
+
+
+def committed_likelihood(item: Entry):
+    """``(value, unit)`` of an entry's log-likelihood metric from its chapter's committed run
+    (an NLL in nats/image or bits/dim: smaller is better), or None without one."""
+    from .run import chapter_metrics
+
+    if item.likelihood is None:
+        return None
+    record = chapter_metrics(item.chapter)[item.likelihood]
+    return float(record["value"]), record["unit"]
+
+
+def committed_scores(item: Entry) -> dict:
+    """The sample scores of a row without a committed model, from its chapter's metadata:
+    ``{"fid", "precision", "recall", "unit"}`` (the FID's unit says its N)."""
+    from .run import chapter_metrics
+
+    if not item.committed:
+        raise ValueError(f"entry {item.key!r} has no committed scores.")
+    metrics = chapter_metrics(item.chapter)
+    out = {key: float(metrics[name]["value"]) for key, name in item.committed.items()}
+    out["unit"] = metrics[item.committed["fid"]]["unit"]
+    return out
+
+
+def markdown_table(header, rows) -> str:
+    """A GitHub Markdown table from a header (list of str) and rows (lists of str)."""
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"a row has {len(row)} cells, the header {len(header)}: {row}.")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def complete_pixelcnn(model, images, *, n_rows, seed=0, batch_size=100, window=None):
+    """Complete binary digits from their top ``n_rows`` rows with a class-conditional PixelCNN.
+
+    The label is unknown, so it is drawn first from its posterior given the visible rows,
+    ``p(y | top) ∝ p(top | y)`` (a uniform prior over the 10 digits; ``log p(top | y)`` is the
+    sum of the first ``n_rows * 28`` per-pixel terms of the exact likelihood), then the hidden
+    pixels from ``p(x | top, y)`` in raster order (van den Oord et al. 2016).
+
+    Args:
+        model: a class-conditional :class:`utils.pixelcnn.PixelCNN`.
+        images: (N, 28, 28, 1) binary images.
+        n_rows: visible rows, int in [1, 27].
+        seed: seed of the label draw and of the sampler.
+        batch_size, window: as :meth:`utils.pixelcnn.PixelCNN.generate`.
+
+    Returns:
+        ``(completions, labels)``: float32 (N, 28, 28, 1) binary images whose first ``n_rows``
+        rows equal ``images``', and the (N,) drawn labels.
+
+    Raises:
+        ValueError: an unconditional model, ``n_rows`` out of range, non-binary images.
+    """
+    from .checks import check_images
+
+    if not getattr(model, "num_classes", None):
+        raise ValueError("complete_pixelcnn needs a class-conditional PixelCNN (num_classes set).")
+    n_rows = positive_int("n_rows", n_rows)
+    if n_rows > 27:
+        raise ValueError(f"n_rows must be in [1, 27], got {n_rows}.")
+    images = check_images(images, name="images", binary=True, shape=(28, 28, 1))
+    log_top = np.stack(
+        [
+            model.log_likelihood(images, labels=np.full(len(images), d), per_pixel=True)[
+                :, :n_rows
+            ].sum(axis=(1, 2))
+            for d in range(model.num_classes)
+        ],
+        axis=1,
+    )
+    posterior = np.exp(log_top - log_top.max(axis=1, keepdims=True))
+    posterior /= posterior.sum(axis=1, keepdims=True)
+    rng = np.random.default_rng(seed)
+    labels = np.array([rng.choice(model.num_classes, p=p) for p in posterior])
+    completions = model.generate(
+        len(images),
+        labels=labels,
+        prefix=images,
+        n_known=n_rows * 28,
+        seed=seed,
+        batch_size=batch_size,
+        window=window,
+    )
+    return np.asarray(completions, dtype="float32"), labels

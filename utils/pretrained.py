@@ -25,6 +25,7 @@ import datetime
 import hashlib
 import json
 import os
+import random
 import re
 import warnings
 from pathlib import Path
@@ -195,9 +196,21 @@ def load_pretrained(name, *, directory=None, verify=True):
         verify_pretrained(name, directory)
     else:
         read_card(name, directory)
-    with warnings.catch_warnings():  # saved without optimizer: nothing to compile
-        warnings.filterwarnings("ignore", message=r".*compile\(\)")
-        return keras.saving.load_model(model_path(name, directory), compile=False)
+    return _load(model_path(name, directory))
+
+
+def _load(path):
+    """``keras.saving.load_model`` that leaves Python's global random state as it found it:
+    Keras draws seeds for the unseeded initializers of the layers it rebuilds from ``random``,
+    which would shift every later unseeded draw of a notebook (its numbers would depend on
+    whether a model was saved or loaded before)."""
+    state = random.getstate()
+    try:
+        with warnings.catch_warnings():  # saved without optimizer: nothing to compile
+            warnings.filterwarnings("ignore", message=r".*compile\(\)")
+            return keras.saving.load_model(path, compile=False)
+    finally:
+        random.setstate(state)
 
 
 # --------------------------------------------------------------------------------------------
@@ -478,9 +491,7 @@ def save_pretrained(
     folder.mkdir(parents=True, exist_ok=True)
     path = model_path(name, folder)
     _save_without_optimizer(model, path)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*compile\(\)")
-        loaded = keras.saving.load_model(path, compile=False)
+    loaded = _load(path)
     check = model_check(loaded, extra=extra)
     env = runtime.environment_info()
     card = {
