@@ -13,6 +13,14 @@ def images(rng):
     return rng.random((12, 28, 28, 1)).astype("float32")
 
 
+def test_image_grid_row_labels(images):
+    fig = P.image_grid(images, ncols=4, row_labels=["a", "b", "c"])
+    assert [ax.get_ylabel() for ax in fig.axes[::4]] == ["a", "b", "c"]
+    assert all(ax.get_ylabel() == "" for i, ax in enumerate(fig.axes) if i % 4)
+    with pytest.raises(ValueError, match="row_labels must have 3 entries"):
+        P.image_grid(images, ncols=4, row_labels=["a", "b"])
+
+
 def test_image_grid(images):
     fig = P.image_grid(images, ncols=5, titles=list(range(12)), suptitle="x")
     assert isinstance(fig, Figure) and len(fig.axes) == 15

@@ -69,7 +69,9 @@ def tile_images(images, *, ncols=10):
     return canvas
 
 
-def image_grid(images, *, ncols=10, titles=None, suptitle=None, cell_size=1.0, cmap="gray"):
+def image_grid(
+    images, *, ncols=10, titles=None, suptitle=None, cell_size=1.0, cmap="gray", row_labels=None
+):
     """Show a batch of greyscale images in a grid.
 
     Args:
@@ -79,12 +81,14 @@ def image_grid(images, *, ncols=10, titles=None, suptitle=None, cell_size=1.0, c
         suptitle: optional figure title.
         cell_size: inches per image.
         cmap: matplotlib colormap.
+        row_labels: optional one short string per row, written left of the row.
 
     Returns:
         ``matplotlib.figure.Figure``.
 
     Raises:
-        ValueError: bad image shape, ``ncols < 1`` or a titles list of the wrong length.
+        ValueError: bad image shape, ``ncols < 1``, a titles or row_labels list of the wrong
+            length.
     """
     images = _images(images)
     if ncols < 1:
@@ -93,6 +97,10 @@ def image_grid(images, *, ncols=10, titles=None, suptitle=None, cell_size=1.0, c
         raise ValueError(f"titles must have {len(images)} entries, got {len(titles)}.")
     ncols = min(ncols, len(images))
     nrows = math.ceil(len(images) / ncols)
+    if row_labels is not None and len(row_labels) != nrows:
+        raise ValueError(
+            f"row_labels must have {nrows} entries (one per row), got {len(row_labels)}."
+        )
     fig, axes = _figure(
         nrows, ncols, figsize=(cell_size * ncols, cell_size * nrows + 0.3 * bool(suptitle))
     )
@@ -104,6 +112,10 @@ def image_grid(images, *, ncols=10, titles=None, suptitle=None, cell_size=1.0, c
                 ax.set_title(str(titles[k]), fontsize=8)
         else:
             ax.axis("off")
+        if row_labels is not None and k % ncols == 0:
+            ax.set_ylabel(
+                str(row_labels[k // ncols]), rotation=0, ha="right", va="center", fontsize=8
+            )
     if suptitle:
         fig.suptitle(suptitle)
     return fig
