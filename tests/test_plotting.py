@@ -96,3 +96,26 @@ def test_flow_stages(rng):
         P.plot_flow_stages([stages[0], stages[1][:10]])
     with pytest.raises(ValueError, match="colors"):
         P.plot_flow_stages(stages, colors=np.zeros(3))
+
+
+def test_plot_labelled_points():
+    fig = P.plot_labelled_points(
+        [1.0, 10.0, 100.0],
+        [5.0, 3.0, 1.0],
+        ["a", "b", "c"],
+        groups=["g1", "g2", "g1"],
+        logx=True,
+        hlines={"floor": 0.5},
+    )
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["g1", "g2"]
+    assert {"a", "b", "c", "floor"} <= {t.get_text() for t in ax.texts}
+    with pytest.raises(ValueError, match="one entry per point"):
+        P.plot_labelled_points([1.0], [1.0, 2.0], ["a"])
+    with pytest.raises(ValueError, match="> 0 on a logarithmic axis"):
+        P.plot_labelled_points([0.0], [1.0], ["a"], logx=True)
+    with pytest.raises(ValueError, match="finite"):
+        P.plot_labelled_points([np.nan], [1.0], ["a"])
+    with pytest.raises(ValueError, match="groups must have 1"):
+        P.plot_labelled_points([1.0], [1.0], ["a"], groups=["x", "y"])

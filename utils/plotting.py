@@ -436,3 +436,68 @@ def plot_flow_stages(
     if suptitle:
         fig.suptitle(suptitle)
     return fig
+
+
+def plot_labelled_points(
+    x,
+    y,
+    labels,
+    *,
+    groups=None,
+    xlabel="",
+    ylabel="",
+    title=None,
+    logx=False,
+    logy=False,
+    hlines=None,
+):
+    """A scatter plot with a text label beside every point, coloured by group (e.g. family).
+
+    Args:
+        x, y: (M,) finite coordinates (positive on a log axis).
+        labels: M strings written beside the points.
+        groups: optional M group names; each group gets one colour and one legend entry.
+        xlabel, ylabel, title: axis labels and title.
+        logx, logy: logarithmic axes.
+        hlines: optional ``{name: y}`` of dashed horizontal reference lines (e.g. a floor).
+
+    Returns:
+        ``matplotlib.figure.Figure``.
+
+    Raises:
+        ValueError: lengths that differ, non-finite values, or values <= 0 on a log axis.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or len(labels) != len(x):
+        raise ValueError(
+            f"x, y and labels must have one entry per point, got shapes {x.shape}, {y.shape} "
+            f"and {len(labels)} labels."
+        )
+    if groups is not None and len(groups) != len(x):
+        raise ValueError(f"groups must have {len(x)} entries, got {len(groups)}.")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("x and y must be finite.")
+    for name, values, log in (("x", x, logx), ("y", y, logy)):
+        if log and np.any(values <= 0):
+            raise ValueError(f"{name} must be > 0 on a logarithmic axis, got {values.min()}.")
+    fig, axes = _figure(figsize=(7.5, 4.8))
+    ax = axes[0, 0]
+    groups = list(groups) if groups is not None else [None] * len(x)
+    for group in dict.fromkeys(groups):
+        pick = np.array([g == group for g in groups])
+        ax.scatter(x[pick], y[pick], label=group, s=36)
+    for label, xi, yi in zip(labels, x, y):
+        ax.annotate(str(label), (xi, yi), textcoords="offset points", xytext=(5, 3), fontsize=7)
+    for name, value in (hlines or {}).items():
+        ax.axhline(value, ls="--", c="grey", lw=1)
+        ax.annotate(
+            name, (0.01, value), xycoords=("axes fraction", "data"), fontsize=7, va="bottom"
+        )
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    if any(g is not None for g in groups):
+        ax.legend(fontsize=7)
+    return fig
