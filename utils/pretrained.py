@@ -6,14 +6,14 @@ files:
 
 - ``models/NAME.keras``: the model in Keras' format, float32, *without* optimizer state (a
   pretrained model is for sampling and scoring; it can still be compiled and trained again);
-- ``models/NAME.json``: its card: chapter, class, parameter count, training time and recipe, the
-  data protocol, the backend and versions it was trained with, the SHA-256 and size of the
-  ``.keras`` file, the chapter's headline metrics of that run, and a *check*: a deterministic
-  number computed from the model right after saving (see :func:`model_check`), which loading must
-  reproduce.
+- ``models/NAME.json``: its card: chapter, class, trainable parameters, training time and
+  recipe, the data protocol, the backend and versions it was trained with, the SHA-256 and size
+  of the ``.keras`` file, the chapter's headline metrics of that run, and a *check*: a
+  deterministic number computed from the model right after saving (see :func:`model_check`),
+  which loading must reproduce.
 
 With ``USE_PRETRAINED = True`` in its parameters cell a chapter loads these models with
-:func:`load_pretrained` instead of training them, so a class can run it in minutes.
+:func:`load_pretrained` instead of training them, so a class does not wait for the training.
 :func:`load_pretrained` verifies the file's SHA-256 against the card before Keras reads it.
 
 The folder is ``models/`` at the repository root, or ``$COURSE_MODELS_DIR`` when set.
