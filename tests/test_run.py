@@ -204,3 +204,36 @@ def test_write_readme_after_a_full_run_in_place(tmp_path, monkeypatch, capsys):
         with pytest.raises(SystemExit):
             run.main([str(probe), "--write-readme", *other])
     assert calls == [("run", probe)]
+
+
+def test_run_only_overrides_are_not_committed(tmp_path):
+    """A full run with -p SAVE_PRETRAINED True must not leave a cell that makes a reader's re-run
+    overwrite models/; other overrides stay visible."""
+    from nbformat.v4 import new_code_cell as code
+
+    nb = nbformat.read(str(_notebook(tmp_path / "00_x.ipynb")), as_version=4)
+    injected = code("# Parameters\nSAVE_PRETRAINED = True\n")
+    injected.metadata["tags"] = [run.INJECTED_TAG]
+    mixed = code("# Parameters\nEPOCHS = 3\nSAVE_PRETRAINED = True\n")
+    mixed.metadata["tags"] = [run.INJECTED_TAG]
+    nb.cells[2:2] = [injected, mixed]
+    run._drop_run_only_overrides(nb)
+    assert injected not in nb.cells and mixed in nb.cells
+    nb.metadata["course"] = {
+        "mode": "full",
+        "parameters": {},
+        "duration_s": 1.0,
+        "versions": {},
+        "source_sha256": run.source_hash(nb),
+        "metrics": {"m": {"value": 1.0, "unit": "u"}},
+    }
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.execution_count = 1
+    path = tmp_path / "00_y.ipynb"
+    nbformat.write(nb, str(path))
+    assert any("run-only knob" in p for p in run.check_committed(path))
+    nb.cells.remove(mixed)
+    nb.metadata["course"]["source_sha256"] = run.source_hash(nb)
+    nbformat.write(nb, str(path))
+    assert run.check_committed(path) == []

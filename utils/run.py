@@ -260,9 +260,25 @@ def execute(
         )
     nb.metadata["course"] = course
     nb.metadata.pop("papermill", None)
+    _drop_run_only_overrides(nb)
     _strip_cell_noise(nb)
     nbformat.write(nb, str(output))
     return course
+
+
+RUN_ONLY_PARAMETERS = ("SAVE_PRETRAINED",)
+
+
+def _drop_run_only_overrides(nb) -> None:
+    """Remove the injected parameters cell when it only sets run-only knobs (SAVE_PRETRAINED):
+    the run is recorded in ``metadata.course.parameters``, and a reader who re-runs the notebook
+    must not overwrite the committed models."""
+    for cell in list(nb.cells):
+        if INJECTED_TAG not in cell.get("metadata", {}).get("tags", []):
+            continue
+        names = re.findall(r"^([A-Za-z_]\w*)\s*=", cell.source, flags=re.M)
+        if names and set(names) <= set(RUN_ONLY_PARAMETERS):
+            nb.cells.remove(cell)
 
 
 def check_committed(notebook) -> list[str]:
@@ -303,6 +319,16 @@ def check_committed(notebook) -> list[str]:
         problems.append(f"{name}: some code cells were not executed.")
     if any(o.get("output_type") == "error" for c in code for o in c.get("outputs", [])):
         problems.append(f"{name}: a cell shows an error output.")
+    for cell in code:
+        if INJECTED_TAG in cell.metadata.get("tags", []) and any(
+            re.search(rf"^{knob}\s*=\s*True", cell.source, flags=re.M)
+            for knob in RUN_ONLY_PARAMETERS
+        ):
+            problems.append(
+                f"{name}: an injected parameters cell sets a run-only knob "
+                f"({cell.source.strip()!r}); a reader's re-run would overwrite models/. Remove "
+                "that cell."
+            )
     return problems
 
 
