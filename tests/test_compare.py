@@ -14,7 +14,9 @@ def test_entries_are_unique_and_well_formed():
     for e in compare.ENTRIES:
         assert (e.likelihood is None) == (e.protocol is None) == (e.kind == "none"), e.key
         assert e.protocol in (None, "binary", "8-bit")
-        assert (e.model is None) == (e.committed is not None), e.key
+        assert e.model is not None or e.committed is not None, e.key  # some row to show
+        if e.committed is not None:
+            assert {"fid", "precision", "recall"} <= set(e.committed), e.key
         run.resolve_chapter(e.chapter)  # an existing chapter
     assert compare.entry("dcgan").label == "DCGAN"
     with pytest.raises(ValueError, match="no entry 'nope'.*dcgan"):
@@ -29,6 +31,10 @@ def test_sampler_settings_read_the_committed_chapters():
         "steps": run.chapter_parameter("06", "GIBBS_STEPS")
     }
     assert compare.sampler_settings(compare.entry("dcgan")) == {}
+    assert compare.sampler_settings(compare.entry("pixelcnn")) == {
+        "window": "receptive",
+        "batch_size": run.chapter_parameter("05", "SAMPLE_BATCH"),
+    }
 
 
 def test_committed_likelihood_and_scores():
@@ -39,6 +45,15 @@ def test_committed_likelihood_and_scores():
     assert scores["fid"] == run.chapter_metric("06", "dbn_fid") and "N=" in scores["unit"]
     with pytest.raises(ValueError, match="no committed scores"):
         compare.committed_scores(compare.entry("dcgan"))
+
+
+def test_seconds_cell():
+    assert [compare.seconds_cell(x) for x in (0.0412, 0.999, 1.44, 170.06)] == [
+        "0.04",
+        "1.00",
+        "1.4",
+        "170.1",
+    ]
 
 
 def test_markdown_table():
@@ -59,10 +74,30 @@ def test_draw_and_benchmark_a_gan(subset_arrays):
     np.testing.assert_array_equal(a, compare.draw(item, model, 6, seed=1))  # seeded
     reference = subset_arrays["x_test"][:40, :, :, None].astype("float32") / 255.0
     lines = []
-    out = compare.benchmark([item], {"toy_gan": model}, reference, 20, progress=lines.append)
+    scored_in_chapter = compare.Entry(
+        "toy2", "toy GAN 2", "GAN", "toy_gan", "03", committed={"fid": "fid_dcgan"}
+    )
+    out = compare.benchmark(
+        [item, scored_in_chapter], {"toy_gan": model}, reference, 20, progress=lines.append
+    )
     assert set(out) == {"toy"} and out["toy"]["n"] == 20 and out["toy"]["samples"].shape[0] == 20
     assert out["toy"]["seconds_per_1000"] > 0 and np.isfinite(out["toy"]["fid"])
     assert len(lines) == 1 and "toy GAN" in lines[0]
+    # a binary entry is scored against the binarized reference, which it must be given
+    binary_item = compare.Entry("toy_bin", "binary GAN", "GAN", "toy_gan", "03", binary=True)
+    with pytest.raises(ValueError, match="binary_reference is required.*toy_bin"):
+        compare.benchmark([binary_item], {"toy_gan": model}, reference, 20, progress=None)
+    binarized = (reference > 0.5).astype("float32")
+    both = compare.benchmark(
+        [item, binary_item],
+        {"toy_gan": model},
+        reference,
+        20,
+        binary_reference=binarized,
+        progress=None,
+    )
+    np.testing.assert_array_equal(both["toy"]["samples"], both["toy_bin"]["samples"])
+    assert both["toy"]["fid"] == out["toy"]["fid"] and both["toy_bin"]["fid"] != both["toy"]["fid"]
     with pytest.raises(ValueError, match="n"):
         compare.draw(item, model, 0)
 
@@ -103,3 +138,47 @@ def test_complete_pixelcnn_keeps_the_known_rows(subset_arrays):
     unconditional = pixelcnn.PixelCNN(pixelcnn.build_gated_pixelcnn(filters=4, n_layers=2), seed=0)
     with pytest.raises(ValueError, match="class-conditional"):
         compare.complete_pixelcnn(unconditional, images, n_rows=3)
+
+
+def test_benchmark_table_rows_and_errors(monkeypatch):
+    score = {"fid": 12.345, "kid": 0.5, "precision": 0.61, "recall": 0.72, "seconds_per_1000": 3.0}
+    small = {e.key: dict(score, fid=20.0) for e in compare.ENTRIES}
+    results = {
+        e.key: dict(score, n=10 if e.slow else 100) for e in compare.ENTRIES if e.committed is None
+    }
+    floors = {(name, n): score for name in ("grey", "binarized") for n in (100, 10)}
+    cards = {"dcgan": {"training_seconds": 90.0, "parameters": 1234}}
+    lines = compare.benchmark_table(results, small, floors, cards, n=100, n_small=10).splitlines()
+    assert lines[0].startswith("| model | family |") and "FID N=100" in lines[0]
+    assert len(lines) == 2 + len(compare.ENTRIES) + 2  # header, rule, entries, two floors
+    by_label = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:]}
+    assert by_label["DCGAN"].endswith(
+        "| 12.3 | 0.50 | 0.61 | 0.72 | 20.0 | 0.61 | 0.72 | 3.0 | 1.5 | 1,234 |"
+    )
+    keys = [e.key for e in compare.ENTRIES]
+    nll = run.chapter_metric("05", "pixelcnn_test_nll")
+    expected = f"(N=10 only) | autoregressive | {nll:.4g} (nats, exact) | — | — | — | — | 20.0 |"
+    assert expected in lines[2 + keys.index("pixelcnn")]
+    assert "(scored in ch. 06)" in lines[2 + keys.index("dbn")]
+    with pytest.raises(ValueError, match="no scores for the row 'ae'"):
+        compare.benchmark_table(results, {}, floors, cards, n=100, n_small=10)
+    with pytest.raises(ValueError, match="floors needs"):
+        compare.benchmark_table(results, small, {}, cards, n=100, n_small=10)
+
+
+def test_interpolate_keeps_the_autoencoders_endpoints(subset_arrays):
+    keras.utils.set_random_seed(0)
+    model = autoencoders.build_autoencoder(
+        autoencoders.build_dense_encoder(3, (16,), name="enc"),
+        autoencoders.build_dense_decoder(3, (16,), name="dec"),
+    )
+    pair = subset_arrays["x_test"][:2, :, :, None].astype("float32") / 255.0
+    path = compare.interpolate(model, pair, 5)
+    assert path.shape == (5, 28, 28, 1) and path.dtype == np.float32
+    np.testing.assert_allclose(path[[0, -1]], model.predict(pair, verbose=0), atol=1e-5)
+    with pytest.raises(ValueError, match="2 images"):
+        compare.interpolate(model, np.concatenate([pair, pair]), 5)
+    with pytest.raises(ValueError, match="steps must be >= 2"):
+        compare.interpolate(model, pair, 1)
+    with pytest.raises(ValueError, match="got Sequential"):
+        compare.interpolate(keras.Sequential([keras.Input((28, 28, 1))]), pair, 3)

@@ -328,11 +328,35 @@ def test_precision_recall_matches_a_brute_force_computation_in_small_chunks(rng,
     got = metrics.precision_recall(real, fake)
     assert (got["precision"], got["recall"]) == pytest.approx(expected, abs=1e-12)
     monkeypatch.setattr(metrics, "_chunk_rows", lambda n_columns, budget_bytes=0: 7)
+    metrics._RADII_CACHE.clear()  # recompute the radii in chunks too
     chunked = metrics.precision_recall(real, fake)
     assert chunked == got
     expected_k5 = _brute_force_precision_recall(real, fake, 5)
     got_k5 = metrics.precision_recall(real, fake, k=5)
     assert (got_k5["precision"], got_k5["recall"]) == pytest.approx(expected_k5, abs=1e-12)
+
+
+def test_precision_recall_reuses_radii_only_for_the_same_features(rng, monkeypatch):
+    real = rng.standard_normal((60, 4))
+    fake = rng.standard_normal((50, 4)) + 0.3
+    metrics._RADII_CACHE.clear()
+    first = metrics.precision_recall(real, fake)
+    assert len(metrics._RADII_CACHE) == 2  # real and fake radii
+    calls = []
+    original = metrics._pairwise_sq_distances
+    monkeypatch.setattr(
+        metrics, "_pairwise_sq_distances", lambda *a: calls.append(1) or original(*a)
+    )
+    assert metrics.precision_recall(real, fake) == first
+    assert len(calls) == 1  # only the real-fake block: both radii came from the cache
+    moved = real.copy()
+    moved[0] += 5.0  # same shape, different values: no stale radii
+    expected = _brute_force_precision_recall(moved, fake, 3)
+    got = metrics.precision_recall(moved, fake)
+    assert (got["precision"], got["recall"]) == pytest.approx(expected, abs=1e-12)
+    for i in range(10):  # the cache stays small
+        metrics.precision_recall(real + i, fake)
+    assert len(metrics._RADII_CACHE) <= metrics._RADII_CACHE_SIZE
 
 
 def test_precision_recall_of_a_set_with_itself_is_one(rng):

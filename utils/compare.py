@@ -24,12 +24,16 @@ __all__ = [
     "Entry",
     "autoencoder_samples",
     "benchmark",
+    "benchmark_table",
     "committed_likelihood",
     "committed_scores",
     "complete_pixelcnn",
     "draw",
     "entry",
+    "interpolate",
+    "likelihood_cell",
     "load_models",
+    "seconds_cell",
     "markdown_table",
     "sampler_settings",
 ]
@@ -56,9 +60,12 @@ class Entry:
             ``window="receptive"`` is chapter 05's windowed PixelCNN sampler.
         conditional: draw labels ``i % 10`` (an equal share of every digit).
         binary: the samples are binary images.
-        committed: for a row without a committed model (``model`` None): its chapter's metric
-            names ``{"fid": ..., "precision": ..., "recall": ...}``, shown instead of a
-            re-evaluation.
+        slow: the sampler is too slow for the course's N = 10,000 on a CPU; chapter 08 scores
+            it at its smaller N only.
+        committed: for a row scored in its chapter rather than re-evaluated (no committed
+            model): its chapter's metric names
+            ``{"fid": ..., "precision": ..., "recall": ...}`` and, optionally,
+            ``"seconds_per_1000"``. :func:`benchmark` skips such a row.
     """
 
     key: str
@@ -72,6 +79,7 @@ class Entry:
     sampler: dict = field(default_factory=dict)
     conditional: bool = False
     binary: bool = False
+    slow: bool = False
     committed: dict | None = None
 
 
@@ -91,9 +99,10 @@ ENTRIES = (
         "pixelcnn_test_nll",
         "binary",
         "exact",
-        {"window": "receptive"},
+        {"window": "receptive", "batch_size": "@SAMPLE_BATCH"},
         conditional=True,
         binary=True,
+        slow=True,  # one forward pass per pixel: 10,000 samples take half an hour on a CPU
     ),
     Entry(
         "rbm",
@@ -247,36 +256,62 @@ def draw(item: Entry, model, n, *, seed=0, train_images=None):
     return np.asarray(keras.ops.convert_to_numpy(out), dtype="float32")
 
 
-def benchmark(entries, models, reference, n, *, seed=0, train_images=None, progress=print):
-    """Score every entry on one protocol: ``n`` samples against the same ``reference`` images.
+def benchmark(
+    entries,
+    models,
+    reference,
+    n,
+    *,
+    binary_reference=None,
+    seed=0,
+    train_images=None,
+    progress=print,
+):
+    """Score every entry on one protocol: ``n`` samples against the same real test images.
+
+    Grey samples are scored against ``reference``; the samples of a binary entry
+    (:attr:`Entry.binary`: RBM, PixelCNN) against ``binary_reference``, the same test images
+    binarized, as chapters 05 and 06 score them: a binary model is compared with the data it
+    models.
 
     Args:
         entries: :class:`Entry` rows.
         models: ``{model name: model}`` (:func:`load_models`).
-        reference: (M, 28, 28, 1) real test images in [0, 1].
+        reference: (M, 28, 28, 1) real test images in [0, 1] (grey).
         n: samples per entry (int >= 2).
+        binary_reference: (M, 28, 28, 1) the same test images binarized (the course's binarized
+            test set, :func:`utils.load_binarized_test`); required when a binary entry is scored.
         seed: seed of every draw and of KID's subsets.
         train_images: grey training images (for the autoencoder entry).
         progress: called with one line per entry (None for silence).
 
     Returns:
         ``{key: {"samples", "seconds_per_1000", "fid", "kid", "kid_se", "precision",
-        "recall", "inception_score", "modes", ...}}`` for each entry with a committed model:
-        the sample metrics of
+        "recall", "inception_score", "modes", ...}}`` for each entry with a committed model and
+        no committed scores (:attr:`Entry.committed`): the sample metrics of
         :func:`utils.metrics.sample_quality` plus the sampling time in seconds per 1,000 images
         (wall time of this draw, scaled).
     """
     from . import metrics
 
     positive_int("n", n)
+    entries = [e for e in entries if e.model is not None and e.committed is None]
+    if binary_reference is None and any(e.binary for e in entries):
+        raise ValueError(
+            "binary_reference is required to score the binary entries "
+            f"{[e.key for e in entries if e.binary]}: pass the course's binarized test set."
+        )
     results = {}
     for item in entries:
-        if item.model is None:
-            continue
         start = time.perf_counter()
         samples = draw(item, models[item.model], n, seed=seed, train_images=train_images)
         seconds = time.perf_counter() - start
-        scores = metrics.sample_quality(samples, reference, kid_subset_size=n // 2, seed=seed)
+        scores = metrics.sample_quality(
+            samples,
+            binary_reference if item.binary else reference,
+            kid_subset_size=min(1000, n // 2),
+            seed=seed,
+        )
         results[item.key] = {
             **scores,
             "samples": samples,
@@ -284,7 +319,8 @@ def benchmark(entries, models, reference, n, *, seed=0, train_images=None, progr
         }
         if progress is not None:
             progress(
-                f"{item.label:28s} FID {scores['fid']:7.2f}  {seconds * 1000 / n:8.1f} s / 1,000"
+                f"{item.label:28s} FID {scores['fid']:7.2f}  "
+                f"{seconds_cell(seconds * 1000 / n):>8s} s / 1,000"
             )
     return results
 
@@ -301,8 +337,9 @@ def committed_likelihood(item: Entry):
 
 
 def committed_scores(item: Entry) -> dict:
-    """The sample scores of a row without a committed model, from its chapter's metadata:
-    ``{"fid", "precision", "recall", "unit"}`` (the FID's unit says its N)."""
+    """The sample scores of a row scored in its chapter (:attr:`Entry.committed`), from the
+    chapter's metadata: ``{"fid", "precision", "recall", "unit"}`` and ``"seconds_per_1000"``
+    where the entry names it (the FID's unit says its N)."""
     from .run import chapter_metrics
 
     if not item.committed:
@@ -311,6 +348,140 @@ def committed_scores(item: Entry) -> dict:
     out = {key: float(metrics[name]["value"]) for key, name in item.committed.items()}
     out["unit"] = metrics[item.committed["fid"]]["unit"]
     return out
+
+
+def seconds_cell(seconds) -> str:
+    """Seconds with one decimal, two below 1 s (0.04, 1.4, 170.1)."""
+    return f"{seconds:.2f}" if seconds < 1 else f"{seconds:.1f}"
+
+
+def likelihood_cell(item: Entry) -> str:
+    """The table cell of an entry's committed NLL: value, unit and kind (``"—"`` without one)."""
+    found = committed_likelihood(item)
+    if found is None:
+        return "—"
+    value, unit = found
+    unit = "nats" if "nats" in unit else "bits/dim"
+    return f"{value:.4g} ({unit}, {item.kind.replace('_', ' ')})"
+
+
+def benchmark_table(results, small, floors, cards, *, n, n_small) -> str:
+    """Chapter 08's table (Markdown): one row per entry of :data:`ENTRIES`, then the floors.
+
+    Args:
+        results: :func:`benchmark`'s output (N = ``n``).
+        small: ``{key: {"fid", "precision", "recall"}}`` at N = ``n_small`` for every entry
+            (for a row scored in its chapter: :func:`committed_scores`, with its
+            ``"seconds_per_1000"`` when the entry names one). An entry whose ``results`` hold
+            only ``n_small`` samples (a slow sampler) gets its scores at ``n_small`` only.
+        floors: ``{(name, N): scores}`` of real training images for ``name`` in
+            ``("grey", "binarized")`` and N in ``(n, n_small)``
+            (:func:`utils.metrics.sample_quality`).
+        cards: ``{model name: card}`` (:func:`utils.pretrained.read_card`).
+        n, n_small: the two sample counts.
+
+    Returns:
+        str, a GitHub Markdown table: model, family, NLL (protocol, kind), FID, KID, precision and
+        recall at ``n``, FID, precision and recall at ``n_small``, seconds per 1,000 samples,
+        training minutes and trainable parameters (from the card).
+
+    Raises:
+        ValueError: a missing row in ``small``, a missing floor.
+    """
+
+    def cells(scores, names, digits):
+        if scores is None:
+            return ["—"] * len(names)
+        return [f"{scores[m]:.{d}f}" for m, d in zip(names, digits)]
+
+    def training(card):
+        if card is None:
+            return ["—", "—"]
+        return [f"{card['training_seconds'] / 60:.1f}", f"{card['parameters']:,}"]
+
+    rows = []
+    for item in ENTRIES:
+        if item.key not in small:
+            raise ValueError(f"small has no scores for the row {item.key!r}.")
+        label, big, seconds = item.label, results.get(item.key), "—"
+        if item.committed is None:
+            seconds = seconds_cell(big["seconds_per_1000"])
+            if big["n"] != n:
+                label, big = f"{item.label} (N={big['n']:,} only)", None
+        else:
+            label, big = f"{item.label} (scored in ch. {item.chapter})", None
+            if "seconds_per_1000" in small[item.key]:
+                seconds = f"{small[item.key]['seconds_per_1000']:.0f} (ch. {item.chapter})"
+        rows.append(
+            [label, item.family, likelihood_cell(item)]
+            + cells(big, ("fid", "kid", "precision", "recall"), (1, 2, 2, 2))
+            + cells(small[item.key], ("fid", "precision", "recall"), (1, 2, 2))
+            + [seconds]
+            + training(cards.get(item.model))
+        )
+    for name in ("grey", "binarized"):
+        if (name, n) not in floors or (name, n_small) not in floors:
+            raise ValueError(f"floors needs the keys ({name!r}, {n}) and ({name!r}, {n_small}).")
+        rows.append(
+            [f"real training images ({name})", "floor", "—"]
+            + cells(floors[(name, n)], ("fid", "kid", "precision", "recall"), (1, 2, 2, 2))
+            + cells(floors[(name, n_small)], ("fid", "precision", "recall"), (1, 2, 2))
+            + ["—", "—", "—"]
+        )
+    header = ["model", "family", "test NLL (protocol, kind)", f"FID N={n:,}", "KID"]
+    header += ["precision", "recall", f"FID N={n_small:,}", "precision", "recall"]
+    header += ["s / 1,000 images", "training min", "parameters"]
+    return markdown_table(header, rows)
+
+
+def interpolate(model, images, steps):
+    """Decode a straight line between the codes of two images.
+
+    The code depends on the family: an autoencoder's encoder output, a VAE's posterior mean
+    (of the images thresholded at 0.5: the VAE models binary digits), a flow's exact inverse
+    ``z = f(x + u)`` of the 8-bit images (Dinh et al. 2017).
+
+    Args:
+        model: an autoencoder (:func:`utils.autoencoders.build_autoencoder`), a
+            :class:`utils.vae.VAE` or a :class:`utils.flows.RealNVP`.
+        images: (2, 28, 28, 1) grey images in [0, 1].
+        steps: images along the path, endpoints included (int >= 2).
+
+    Returns:
+        float32 (steps, 28, 28, 1) in [0, 1] (a VAE's Bernoulli means).
+
+    Raises:
+        ValueError: not two images, ``steps`` < 2, a model of another family.
+    """
+    from .checks import check_images
+    from .flows import RealNVP
+    from .vae import VAE
+
+    images = check_images(images, name="images", shape=(28, 28, 1))
+    if len(images) != 2:
+        raise ValueError(f"images must hold 2 images (the endpoints), got {len(images)}.")
+    if positive_int("steps", steps) < 2:
+        raise ValueError(f"steps must be >= 2 (the two endpoints), got {steps}.")
+    t = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
+    if isinstance(model, VAE):
+        z = keras.ops.convert_to_numpy(model.encode((images > 0.5).astype("float32"))[0])
+        path = (1 - t) * z[0] + t * z[1]
+        out = keras.ops.convert_to_numpy(keras.ops.sigmoid(model.decode(path)))
+    elif isinstance(model, RealNVP):
+        z = model.encode(np.floor(images * 255).astype("uint8"), seed=0)
+        out = model.decode((1 - t) * z[0] + t * z[1])
+    elif (
+        isinstance(model, keras.Model)
+        and sum(isinstance(x, keras.Model) for x in model.layers) == 2
+    ):
+        encoder, decoder = _autoencoder_parts(model)
+        z = np.asarray(encoder.predict(images, verbose=0))
+        out = np.asarray(decoder.predict((1 - t) * z[0] + t * z[1], verbose=0))
+    else:
+        raise ValueError(
+            f"interpolate takes an autoencoder, a VAE or a RealNVP, got {type(model).__name__}."
+        )
+    return np.clip(np.asarray(out, "float32").reshape(steps, 28, 28, 1), 0.0, 1.0)
 
 
 def markdown_table(header, rows) -> str:

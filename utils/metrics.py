@@ -37,6 +37,8 @@ References:
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import numbers
 
 import numpy as np
@@ -308,14 +310,27 @@ def _pairwise_sq_distances(a, a_norms, b, b_norms):
     return np.maximum(d2, 0.0)
 
 
+#: The last few k-NN radii computed, by (SHA-1 of the features, k): a benchmark scores many
+#: sample sets against the same real features, whose radii (N^2 distances) need computing once.
+_RADII_CACHE: collections.OrderedDict = collections.OrderedDict()
+_RADII_CACHE_SIZE = 4
+
+
 def _knn_radii_sq(x, norms, k):
-    """Squared distance of each row of ``x`` to its k-th nearest other row (chunked)."""
+    """Squared distance of each row of ``x`` to its k-th nearest other row (chunked, cached)."""
+    key = (hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest(), x.shape, k)
+    if key in _RADII_CACHE:
+        _RADII_CACHE.move_to_end(key)
+        return _RADII_CACHE[key].copy()
     radii = np.empty(len(x))
     step = _chunk_rows(len(x))
     for start in range(0, len(x), step):
         d2 = _pairwise_sq_distances(x[start : start + step], norms[start : start + step], x, norms)
         # Index 0 of each sorted row is the point itself (distance 0): the k-th neighbour is at k.
         radii[start : start + step] = np.partition(d2, k, axis=1)[:, k]
+    _RADII_CACHE[key] = radii.copy()
+    while len(_RADII_CACHE) > _RADII_CACHE_SIZE:
+        _RADII_CACHE.popitem(last=False)
     return radii
 
 

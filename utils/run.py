@@ -76,12 +76,7 @@ TABLE_HEADER = (
 
 #: Chapters announced in the README that have no notebook yet: ``{stem: {"family", "summary"}}``.
 #: A notebook ``chapters/<NN>_*.ipynb`` replaces the planned row of the same number.
-PLANNED_CHAPTERS = {
-    "08_comparing_generative_models": {
-        "family": "all",
-        "summary": "one benchmark for every family",
-    },
-}
+PLANNED_CHAPTERS: dict = {}  # e.g. {"09_topic": {"family": "...", "summary": "..."}}
 
 
 def chapter_paths(directory: Path | None = None) -> list[Path]:
