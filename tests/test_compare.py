@@ -182,3 +182,26 @@ def test_interpolate_keeps_the_autoencoders_endpoints(subset_arrays):
         compare.interpolate(model, pair, 1)
     with pytest.raises(ValueError, match="got Sequential"):
         compare.interpolate(keras.Sequential([keras.Input((28, 28, 1))]), pair, 3)
+
+
+def test_interpolate_a_vae_and_a_flow_from_their_codes(subset_arrays):
+    from utils import flows, vae
+
+    keras.utils.set_random_seed(0)
+    pair = subset_arrays["x_test"][:2, :, :, None].astype("float32") / 255.0
+    model = vae.VAE(
+        autoencoders.build_dense_encoder(8, (16,)),
+        autoencoders.build_dense_decoder(4, (16,), output_activation=None),
+        seed=0,
+    )
+    path = compare.interpolate(model, pair, 4)
+    mean = model.encode((pair > 0.5).astype("float32"))[0]
+    ends = keras.ops.convert_to_numpy(keras.ops.sigmoid(model.decode(mean)))
+    np.testing.assert_allclose(path[[0, -1]], ends, atol=1e-5)  # the posterior means' decodes
+    flow = flows.RealNVP(
+        num_scales=2, couplings_per_scale=1, final_couplings=1, hidden_channels=4, num_blocks=0
+    )
+    path = compare.interpolate(flow, pair, 3)
+    # the exact inverse: the endpoints are the dequantized images, within one 8-bit level
+    np.testing.assert_allclose(path[[0, -1]], pair, atol=2 / 255)
+    assert path.shape == (3, 28, 28, 1) and np.all((path >= 0) & (path <= 1))

@@ -33,9 +33,9 @@ __all__ = [
     "interpolate",
     "likelihood_cell",
     "load_models",
-    "seconds_cell",
     "markdown_table",
     "sampler_settings",
+    "seconds_cell",
 ]
 
 
@@ -64,8 +64,8 @@ class Entry:
             it at its smaller N only.
         committed: for a row scored in its chapter rather than re-evaluated (no committed
             model): its chapter's metric names
-            ``{"fid": ..., "precision": ..., "recall": ...}`` and, optionally,
-            ``"seconds_per_1000"``. :func:`benchmark` skips such a row.
+            ``{"fid": ..., "precision": ..., "recall": ...}``. :func:`benchmark` skips such a
+            row.
     """
 
     key: str
@@ -338,8 +338,8 @@ def committed_likelihood(item: Entry):
 
 def committed_scores(item: Entry) -> dict:
     """The sample scores of a row scored in its chapter (:attr:`Entry.committed`), from the
-    chapter's metadata: ``{"fid", "precision", "recall", "unit"}`` and ``"seconds_per_1000"``
-    where the entry names it (the FID's unit says its N)."""
+    chapter's metadata: ``{"fid", "precision", "recall", "unit"}`` (the FID's unit says its
+    N)."""
     from .run import chapter_metrics
 
     if not item.committed:
@@ -371,9 +371,9 @@ def benchmark_table(results, small, floors, cards, *, n, n_small) -> str:
     Args:
         results: :func:`benchmark`'s output (N = ``n``).
         small: ``{key: {"fid", "precision", "recall"}}`` at N = ``n_small`` for every entry
-            (for a row scored in its chapter: :func:`committed_scores`, with its
-            ``"seconds_per_1000"`` when the entry names one). An entry whose ``results`` hold
-            only ``n_small`` samples (a slow sampler) gets its scores at ``n_small`` only.
+            (for a row scored in its chapter: :func:`committed_scores`). An entry whose
+            ``results`` hold only ``n_small`` samples (a slow sampler) gets its scores at
+            ``n_small`` only.
         floors: ``{(name, N): scores}`` of real training images for ``name`` in
             ``("grey", "binarized")`` and N in ``(n, n_small)``
             (:func:`utils.metrics.sample_quality`).
@@ -410,8 +410,6 @@ def benchmark_table(results, small, floors, cards, *, n, n_small) -> str:
                 label, big = f"{item.label} (N={big['n']:,} only)", None
         else:
             label, big = f"{item.label} (scored in ch. {item.chapter})", None
-            if "seconds_per_1000" in small[item.key]:
-                seconds = f"{small[item.key]['seconds_per_1000']:.0f} (ch. {item.chapter})"
         rows.append(
             [label, item.family, likelihood_cell(item)]
             + cells(big, ("fid", "kid", "precision", "recall"), (1, 2, 2, 2))
